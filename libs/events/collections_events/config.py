@@ -1,0 +1,261 @@
+"""The platform's one YAML configuration file (contract.md, Configuration; defaults: behaviour.md).
+
+Validated at start: an unknown key or a bad value raises ConfigError naming the key's path
+(`outreach.call_cap.days`). A file may set only some keys; the rest keep their defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collections_events.inbound import Channel
+from collections_events.registry import DEFAULT_TOPICS
+
+NonNegative = Annotated[int, Field(strict=True, ge=0)]
+AtLeastOne = Annotated[int, Field(strict=True, ge=1)]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key's path and the reason."""
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LedgerConfig(Section):
+    """`ledger.*`: a due counts as paid when at most `tolerance_minor` of it is unpaid."""
+
+    tolerance_minor: NonNegative = 0
+
+
+class Bucket(Section):
+    """One delinquency bucket: accounts with `dpd >= from_dpd` up to the next bucket's start."""
+
+    name: str = Field(min_length=1)
+    from_dpd: NonNegative
+
+
+US_BUCKETS = (
+    Bucket(name="current", from_dpd=0),
+    Bucket(name="1-29", from_dpd=1),
+    Bucket(name="30-59", from_dpd=30),
+    Bucket(name="60-89", from_dpd=60),
+    Bucket(name="90-119", from_dpd=90),
+    Bucket(name="120-149", from_dpd=120),
+    Bucket(name="150-179", from_dpd=150),
+    Bucket(name="180+", from_dpd=180),
+)
+"""The US convention (behaviour.md, Delinquency)."""
+
+CN_BUCKETS = (
+    Bucket(name="M0", from_dpd=0),
+    Bucket(name="M1", from_dpd=1),
+    Bucket(name="M2", from_dpd=31),
+    Bucket(name="M3", from_dpd=61),
+    Bucket(name="M4", from_dpd=91),
+    Bucket(name="M5", from_dpd=121),
+    Bucket(name="M6", from_dpd=151),
+    Bucket(name="M6+", from_dpd=181),
+)
+"""The Chinese M0..M6+ convention (behaviour.md, Delinquency)."""
+
+BUCKET_PRESETS = {"us": US_BUCKETS, "cn": CN_BUCKETS}
+
+
+class DelinquencyConfig(Section):
+    """`delinquency.*`: `buckets` is a preset name (`us`, `cn`) or a list of `{name, from_dpd}`."""
+
+    buckets: Literal["us", "cn"] | list[Bucket] = "us"
+    charge_off_dpd: AtLeastOne = 180
+
+    @field_validator("buckets")
+    @classmethod
+    def _increasing(cls, value: str | list[Bucket]) -> str | list[Bucket]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a bucket list needs at least one bucket")
+            if value[0].from_dpd != 0:
+                raise ValueError("the first bucket must start at from_dpd 0")
+            starts = [b.from_dpd for b in value]
+            if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+                raise ValueError("from_dpd must strictly increase")
+            if len({b.name for b in value}) != len(value):
+                raise ValueError("bucket names must be unique")
+        return value
+
+    @property
+    def bucket_list(self) -> tuple[Bucket, ...]:
+        """The buckets in force, lowest first."""
+        return BUCKET_PRESETS[self.buckets] if isinstance(self.buckets, str) else tuple(self.buckets)
+
+
+class Window(Section):
+    """`outreach.window`: local wall-clock times `HH:MM`, start before end."""
+
+    start: str = "08:00"
+    end: str = "21:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not isinstance(value, str) or not _HHMM.match(value):
+            raise ValueError("must be a time written HH:MM")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class Step(Section):
+    """One strategy step (behaviour.md, Outreach): fires in an episode while from_dpd <= dpd <= to_dpd."""
+
+    id: str = Field(min_length=1)
+    channel: Channel
+    template: str = Field(min_length=1)
+    from_dpd: NonNegative
+    to_dpd: NonNegative | None = None
+    every_days: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Step:
+        if self.to_dpd is not None and self.from_dpd > self.to_dpd:
+            raise ValueError("from_dpd must not exceed to_dpd")
+        return self
+
+
+DEFAULT_STRATEGY = (
+    Step(id="sms-reminder", channel="sms", template="reminder", from_dpd=1),
+    Step(id="push-reminder", channel="push", template="reminder", from_dpd=1),
+    Step(id="email-reminder", channel="email", template="reminder_2", from_dpd=5),
+    Step(id="calls", channel="call", template="collection_call", from_dpd=10, to_dpd=89, every_days=1),
+    Step(id="letter-30", channel="letter", template="notice_30", from_dpd=30),
+    Step(id="letter-60", channel="letter", template="pre_legal_notice", from_dpd=60),
+)
+"""The strategy that ships (behaviour.md, Outreach)."""
+
+
+class CallCap(Section):
+    """`outreach.call_cap`: at most `calls` call requests whose windows fall in any `days` consecutive days."""
+
+    calls: NonNegative = 7
+    days: AtLeastOne = 7
+
+
+class ArrangementRules(Section):
+    """`outreach.arrangements` (behaviour.md, Arrangements)."""
+
+    max_installments: NonNegative = 12
+    max_days: NonNegative = 365
+    grace_days: NonNegative = 5
+    settlement_floor_pct: NonNegative = 50
+
+
+class OutreachConfig(Section):
+    """`outreach.*`."""
+
+    window: Window = Window()
+    strategy: list[Step] = Field(default_factory=lambda: list(DEFAULT_STRATEGY))
+    call_cap: CallCap = CallCap()
+    rpc_cooldown_days: NonNegative = 7
+    arrangements: ArrangementRules = ArrangementRules()
+
+    @field_validator("strategy")
+    @classmethod
+    def _unique_ids(cls, value: list[Step]) -> list[Step]:
+        ids = [s.id for s in value]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"step ids must be unique (repeated: {', '.join(duplicates)})")
+        return value
+
+
+class LegalConfig(Section):
+    """`legal.*`: refer at `dpd >= referral_dpd` with at least `min_contact_attempts` requests."""
+
+    referral_dpd: AtLeastOne = 90
+    min_contact_attempts: NonNegative = 3
+
+
+class TopicsConfig(Section):
+    """`topics.<key>`: the Kafka topic of each topic key."""
+
+    accounts: str = DEFAULT_TOPICS["accounts"]
+    billing: str = DEFAULT_TOPICS["billing"]
+    payments: str = DEFAULT_TOPICS["payments"]
+    clock: str = DEFAULT_TOPICS["clock"]
+    results: str = DEFAULT_TOPICS["results"]
+    ledger: str = DEFAULT_TOPICS["ledger"]
+    delinquency: str = DEFAULT_TOPICS["delinquency"]
+    outreach: str = DEFAULT_TOPICS["outreach"]
+    legal: str = DEFAULT_TOPICS["legal"]
+    rejected: str = DEFAULT_TOPICS["rejected"]
+
+    def name(self, key: str) -> str:
+        """The topic name of topic key `key`. Raises AttributeError for an unknown key."""
+        value: str = getattr(self, key)
+        return value
+
+
+class PlatformConfig(Section):
+    """The whole configuration file; every section optional."""
+
+    ledger: LedgerConfig = LedgerConfig()
+    delinquency: DelinquencyConfig = DelinquencyConfig()
+    outreach: OutreachConfig = OutreachConfig()
+    legal: LegalConfig = LegalConfig()
+    topics: TopicsConfig = TopicsConfig()
+
+
+def parse_config(raw: Any) -> PlatformConfig:
+    """Validate an already-parsed YAML document. Raises ConfigError naming the first bad key's path."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("config: the file must hold a mapping of sections")
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        # For a union (a preset name or a list) the deepest error is the one the writer meant.
+        errors = exc.errors(include_url=False)
+        first = max(errors, key=lambda e: len([p for p in e["loc"] if not _is_union_tag(p)]))
+        path = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p))
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(f"config: {path}: {message}") from None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the union member it tried (e.g. `list[Bucket]`); that is not part of the key path.
+    return isinstance(part, str) and ("[" in part or part.startswith("literal"))
+
+
+def load_config(path: str | Path | None) -> PlatformConfig:
+    """Read and validate the YAML file at `path` (defaults when `path` is None).
+
+    Raises ConfigError when the file is missing, is not YAML, or holds a bad key or value.
+    """
+    if path is None:
+        return PlatformConfig()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {file}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {file} is not valid YAML: {exc}".splitlines()[0]) from None
+    return parse_config(raw)

@@ -1,0 +1,102 @@
+"""Field types shared by the contract's event models (contract.md, Envelope: money and dates).
+
+Money is an integer of minor units (12540 = 125.40), never a float or a string; dates are ISO
+`YYYY-MM-DD` strings; instants are RFC 3339 strings with `Z` or an offset, kept as given.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
+
+from collections_events.envelope import parse_instant
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"impossible date: {exc}") from exc
+
+
+def _instant(value: str) -> str:
+    try:
+        parse_instant(value)
+    except ValueError as exc:
+        raise ValueError(f"must be an RFC 3339 instant with an offset ({exc})") from exc
+    return value
+
+
+def _timezone(value: str) -> str:
+    if value not in _known_timezones():
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA timezone name such as Asia/Shanghai") from exc
+    return value
+
+
+_ZONES: set[str] = set()
+
+
+def _known_timezones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError("must be an E.164 phone number such as +14155550100")
+    return value
+
+
+def _email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or " " in value:
+        raise ValueError("must be an email address")
+    return value
+
+
+IsoDate = Annotated[
+    date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)
+]
+"""A calendar date, ISO `YYYY-MM-DD`; impossible dates (2026-02-30) are refused."""
+
+Instant = Annotated[str, AfterValidator(_instant)]
+"""An RFC 3339 instant, kept as the exact string given."""
+
+MinorUnits = Annotated[int, Field(strict=True, ge=0)]
+"""Money in integer minor units, never negative."""
+
+PositiveMinorUnits = Annotated[int, Field(strict=True, gt=0)]
+"""Money in integer minor units, at least 1."""
+
+Count = Annotated[int, Field(strict=True, ge=0)]
+"""A non-negative integer count (dpd, attempts, sequence)."""
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+"""An opaque identifier chosen by its producer."""
+
+Timezone = Annotated[str, AfterValidator(_timezone)]
+"""An IANA timezone name (zoneinfo)."""
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 alphabetic currency code."""
+
+PhoneNumber = Annotated[str, AfterValidator(_e164)]
+"""An E.164 phone number. Personal data: never logged."""
+
+EmailAddress = Annotated[str, AfterValidator(_email)]
+"""An email address. Personal data: never logged."""

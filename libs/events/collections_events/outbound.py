@@ -1,0 +1,245 @@
+"""Data of the events the platform publishes (contract.md, Published by the platform).
+
+Field order here is the order on the wire; the models are frozen and forbid unknown fields so a
+service cannot publish a misspelt field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from collections_events.fields import Count, Identifier, Instant, IsoDate, MinorUnits
+from collections_events.inbound import Channel, Installment, Outcome
+
+SuppressionReason = Literal[
+    "frequency_cap",
+    "no_consent",
+    "no_destination",
+    "cease_and_desist",
+    "dispute",
+    "bankruptcy",
+    "deceased",
+    "legal_hold",
+    "promise_active",
+    "arrangement_active",
+    "rpc_cooldown",
+]
+DeclineReason = Literal[
+    "not_delinquent",
+    "arrangement_active",
+    "too_many_installments",
+    "outside_allowed_dates",
+    "below_settlement_floor",
+]
+CaseCloseReason = Literal["cured", "paid", "settled", "withdrawn", "bankruptcy", "deceased"]
+ArrangementKind = Literal["plan", "settlement"]
+
+
+class OutboundData(BaseModel):
+    """Base of outbound data: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UnpaidDue(OutboundData):
+    """One due not yet paid (beyond the tolerance), in minor units."""
+
+    due_id: Identifier
+    due_date: IsoDate
+    unpaid_minor: MinorUnits
+
+
+class BalanceChanged(OutboundData):
+    """`ledger.balance_changed`: unpaid dues oldest first, credit beyond all dues."""
+
+    account_id: Identifier
+    unpaid_dues: list[UnpaidDue]
+    credit_minor: MinorUnits
+    cause_id: Identifier
+
+
+class WaivedDue(OutboundData):
+    """What a waiver forgave of one due, in minor units."""
+
+    due_id: Identifier
+    amount_minor: MinorUnits
+
+
+class WaiverPosted(OutboundData):
+    """`ledger.waiver_posted`: what a completed settlement forgave, in minor units.
+
+    `dues` (added to the contract's minimum) says which dues the amount was forgiven on.
+    """
+
+    account_id: Identifier
+    arrangement_id: Identifier
+    amount_minor: MinorUnits
+    dues: list[WaivedDue] = []
+
+
+class BucketChanged(OutboundData):
+    """`delinquency.bucket_changed` as of business date `as_of`."""
+
+    account_id: Identifier
+    as_of: IsoDate
+    dpd: Count
+    delinquent_since: IsoDate | None
+    from_bucket: str
+    to_bucket: str
+    past_due_minor: MinorUnits
+
+
+class DpdChanged(OutboundData):
+    """`delinquency.dpd_changed`: the oldest past-due date moved and the bucket did not."""
+
+    account_id: Identifier
+    as_of: IsoDate
+    dpd: Count
+    delinquent_since: IsoDate | None
+    past_due_minor: MinorUnits
+
+
+class ChargedOff(OutboundData):
+    """`delinquency.charged_off`: once per delinquency episode."""
+
+    account_id: Identifier
+    as_of: IsoDate
+    dpd: Count
+    past_due_minor: MinorUnits
+
+
+class ContactRequested(OutboundData):
+    """`outreach.contact_requested`: the channel may act between `not_before` and `not_after` (UTC)."""
+
+    attempt_id: Identifier
+    account_id: Identifier
+    channel: Channel
+    template: str
+    destination: str
+    not_before: Instant
+    not_after: Instant
+    step: str
+    as_of: IsoDate
+
+
+class ContactSuppressed(OutboundData):
+    """`outreach.contact_suppressed`: a step that fired and was not allowed, with the first reason."""
+
+    account_id: Identifier
+    channel: Channel
+    template: str
+    step: str
+    reason: SuppressionReason
+    as_of: IsoDate
+
+
+class ContactRecorded(OutboundData):
+    """`outreach.contact_recorded`: one immutable, hash-chained audit record."""
+
+    record_id: Identifier
+    account_id: Identifier
+    attempt_id: Identifier | None
+    kind: Literal["requested", "result"]
+    channel: Channel
+    outcome: Outcome | None
+    occurred_at: Instant
+    as_of: IsoDate | None
+    sequence: int
+    prev_hash: str
+    hash: str
+
+
+class PromiseEvent(OutboundData):
+    """`outreach.promise_recorded` / `_kept` / `_broken`: a promise to pay by `promised_on`."""
+
+    promise_id: Identifier
+    account_id: Identifier
+    amount_minor: MinorUnits
+    promised_on: IsoDate
+
+
+class ArrangementMade(OutboundData):
+    """`outreach.arrangement_made`: a plan or settlement accepted on `made_on` (customer's date)."""
+
+    arrangement_id: Identifier
+    account_id: Identifier
+    kind: ArrangementKind
+    installments: list[Installment]
+    total_minor: MinorUnits
+    made_on: IsoDate
+
+
+class ArrangementDeclined(OutboundData):
+    """`outreach.arrangement_declined` with the first reason that applies."""
+
+    account_id: Identifier
+    kind: ArrangementKind
+    reason: DeclineReason
+
+
+class ArrangementBroken(OutboundData):
+    """`outreach.arrangement_broken` at the close `as_of` = installment's `due_on` + grace."""
+
+    arrangement_id: Identifier
+    account_id: Identifier
+    as_of: IsoDate
+    installment: int
+    due_on: IsoDate
+    paid_minor: MinorUnits
+    expected_minor: MinorUnits
+
+
+class ArrangementCompleted(OutboundData):
+    """`outreach.arrangement_completed`: the counted payments reached the total."""
+
+    arrangement_id: Identifier
+    account_id: Identifier
+    kind: ArrangementKind
+    made_on: IsoDate
+    paid_minor: MinorUnits
+
+
+class CaseOpened(OutboundData):
+    """`legal.case_opened`: a referral to legal action at the close `as_of`."""
+
+    case_id: Identifier
+    account_id: Identifier
+    as_of: IsoDate
+    dpd: Count
+    past_due_minor: MinorUnits
+    contact_attempts: Count
+
+
+class CaseClosed(OutboundData):
+    """`legal.case_closed` with its reason."""
+
+    case_id: Identifier
+    account_id: Identifier
+    as_of: IsoDate
+    reason: CaseCloseReason
+
+
+class CaseMoved(OutboundData):
+    """`legal.case_moved` (added type): one step of a case's lifecycle, who moved it and why."""
+
+    case_id: Identifier
+    account_id: Identifier
+    from_state: str
+    to_state: str
+    actor: str
+    note: str | None = None
+    court: str | None = None
+    docket_number: str | None = None
+    amount_minor: MinorUnits | None = None
+    on_date: IsoDate | None = None
+
+
+class EventRejected(OutboundData):
+    """`system.event_rejected`: one inbound event that was invalid and changed nothing."""
+
+    event_id: str | None
+    type: str | None
+    line: int | None
+    reason: str

@@ -1,0 +1,1 @@
+"""What every service runs: its definition, the handling of deliveries, and the outbox relay."""

@@ -1,0 +1,236 @@
+"""Running one service: handle deliveries in transactions, relay the outbox.
+
+Delivery handling is the same on every transport (docs/decisions/0003-consumer-loop.md):
+one database transaction per batch holds the inbox rows, the handler's writes and the outbox rows;
+the transport commits its position only after that transaction commits. A batch that fails is
+retried one delivery at a time; a delivery whose handler keeps failing with a bug (not a database
+outage) is answered with `system.event_rejected` and dead-lettered, so the events behind it go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_events.config import PlatformConfig
+from collections_events.runtime.rejection import rejection_envelope
+from collections_events.runtime.service import ServiceSpec
+from collections_events.store.database import Database
+from collections_events.store.uow import ConcurrencyError, UnitOfWork
+from collections_events.telemetry import consumer_span
+from collections_events.validation import Event, Rejection
+
+log = structlog.get_logger("collections.runtime")
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message handed to a service: where it came from and what validation made of it.
+
+    `position` names the message for ids of unreadable ones (`replay:line:7`, `kafka:t/0/42`);
+    `raw_value`/`raw_headers` keep the message untouched for the dead-letter topic.
+    """
+
+    topic: str
+    parsed: Event | Rejection
+    position: str
+    line: int | None = None
+    raw_value: bytes | None = None
+    raw_headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message to copy, untouched, to `<topic>.dlq` with `reason` in a header."""
+
+    delivery: Delivery
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One outbox row to publish: topic key, Kafka key, structured JSON, traceparent."""
+
+    seq: int
+    topic: str
+    key: str
+    value: str
+    traceparent: str | None
+
+
+@dataclass
+class ServiceRuntime:
+    """One service bound to its database and configuration."""
+
+    spec: ServiceSpec
+    db: Database
+    config: PlatformConfig
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The service's name (also its consumer group and inbox key)."""
+        return self.spec.name
+
+    async def start(self) -> None:
+        """Run the service's migrations (idempotent)."""
+        await self.db.migrate(self.spec.migrations)
+
+    def unit_of_work(self, session: AsyncSession, cause: Event | None = None, line: int | None = None) -> UnitOfWork:
+        """A unit of work on `session` for this service (also used by its API's commands)."""
+        return UnitOfWork(
+            session,
+            service=self.spec.name,
+            tables=self.spec.tables,
+            config=self.config,
+            cause=cause.envelope if cause else None,
+            cause_line=line,
+        )
+
+    async def process(self, deliveries: Sequence[Delivery]) -> list[DeadLetter]:
+        """Handle `deliveries` in order; returns what must go to the dead-letter topics.
+
+        Raises the database's error when the database itself fails (the transport must not move
+        its position then: the batch is redelivered).
+        """
+        if not deliveries:
+            return []
+        dead: list[DeadLetter] = []
+        try:
+            async with self.db.transaction() as session:
+                for delivery in deliveries:
+                    await self._handle(session, delivery, dead)
+            return dead
+        except (OperationalError, DBAPIError) as exc:
+            if _is_outage(exc):
+                raise
+        except Exception:
+            pass
+        log.warning("batch failed; retrying one by one", consumer=self.name, size=len(deliveries))
+        dead = []
+        for delivery in deliveries:
+            dead.extend(await self._process_one(delivery))
+        return dead
+
+    async def _process_one(self, delivery: Delivery) -> list[DeadLetter]:
+        last_error: Exception | None = None
+        for _attempt in range(RETRIES):
+            dead: list[DeadLetter] = []
+            try:
+                async with self.db.transaction() as session:
+                    await self._handle(session, delivery, dead)
+                return dead
+            except ConcurrencyError as exc:
+                last_error = exc
+            except (OperationalError, DBAPIError) as exc:
+                if _is_outage(exc):
+                    raise
+                last_error = exc
+            except Exception as exc:
+                last_error = exc
+        assert last_error is not None
+        log.error(
+            "handler failed; event dead-lettered",
+            consumer=self.name,
+            position=delivery.position,
+            error=f"{type(last_error).__name__}: {last_error}"[:500],
+        )
+        return await self._poison(delivery, f"handler failed: {type(last_error).__name__}")
+
+    async def _poison(self, delivery: Delivery, reason: str) -> list[DeadLetter]:
+        parsed = delivery.parsed
+        if isinstance(parsed, Event):
+            env = parsed.envelope
+            rejection = Rejection(reason=reason, event_id=env.id, type=env.type, subject=env.subject, time=env.time)
+        else:
+            rejection = parsed
+        async with self.db.transaction() as session:
+            await self._reject(session, delivery, rejection, force=True)
+        return [DeadLetter(delivery, reason)]
+
+    async def _handle(self, session: AsyncSession, delivery: Delivery, dead: list[DeadLetter]) -> None:
+        parsed = delivery.parsed
+        if isinstance(parsed, Rejection):
+            if await self._reject(session, delivery, parsed, force=False):
+                dead.append(DeadLetter(delivery, parsed.reason))
+            return
+        if not self.spec.wants(delivery.topic, parsed.type) or not await self._first_time(session, parsed.id):
+            return
+        uow = self.unit_of_work(session, parsed, delivery.line)
+        with consumer_span(self.name, parsed.type, parsed.id, parsed.envelope.traceparent, delivery.topic):
+            structlog.contextvars.bind_contextvars(event_id=parsed.id, consumer=self.name, position=delivery.position)
+            try:
+                await self.spec.handle(parsed, uow)
+                await uow.flush()
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "consumer", "position")
+
+    async def _reject(self, session: AsyncSession, delivery: Delivery, rejection: Rejection, *, force: bool) -> bool:
+        """Publish the rejection once (owner of the topic only, unless forced). True when published."""
+        if not force and not self.spec.owns(delivery.topic):
+            return False
+        envelope = rejection_envelope(
+            rejection, source=f"collections/{self.name}", position=delivery.position, line=delivery.line
+        )
+        if not await self._first_time(session, envelope.id):
+            return False
+        uow = self.unit_of_work(session)
+        uow.emit_envelope(envelope)
+        await uow.flush()
+        log.info("event rejected", consumer=self.name, position=delivery.position, reason=rejection.reason[:300])
+        return True
+
+    async def _first_time(self, session: AsyncSession, event_id: str) -> bool:
+        inbox = self.spec.tables["inbox"]
+        seen = await session.scalar(
+            select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == event_id)
+        )
+        if seen is not None:
+            return False
+        await session.execute(insert(inbox).values(consumer=self.name, event_id=event_id))
+        return True
+
+    async def relay(self, publish: Callable[[list[OutboxMessage]], Awaitable[None]], limit: int = 1000) -> int:
+        """Publish up to `limit` unsent outbox rows in `seq` order and mark them sent.
+
+        A crash between publish and mark publishes them again; consumers' inboxes absorb that.
+        Returns how many rows were published.
+        """
+        outbox = self.spec.tables["outbox"]
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.event, outbox.c.traceparent)
+                    .where(outbox.c.sent.is_(False))
+                    .order_by(outbox.c.seq)
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await publish([OutboxMessage(r.seq, r.topic, r.key, r.event, r.traceparent) for r in rows])
+            await session.execute(
+                update(outbox).where(outbox.c.seq.in_([r.seq for r in rows])).values(sent=True)
+            )
+        return len(rows)
+
+    async def outbox_backlog(self) -> int:
+        """How many outbox rows wait to be published."""
+        from sqlalchemy import func
+
+        outbox = self.spec.tables["outbox"]
+        async with self.db.transaction() as session:
+            return int(await session.scalar(select(func.count()).where(outbox.c.sent.is_(False))) or 0)
+
+
+def _is_outage(exc: DBAPIError) -> bool:
+    # A lost connection or an unreachable server is not the event's fault: never dead-letter for it.
+    return bool(getattr(exc, "connection_invalidated", False)) or isinstance(exc, OperationalError) and (
+        "connect" in str(exc).lower() or "closed" in str(exc).lower()
+    )

@@ -1,0 +1,1 @@
+"""Each service's own store: event table, outbox, inbox, snapshots (architecture.md, Layers)."""

@@ -1,0 +1,87 @@
+"""One service's database: an async engine on PostgreSQL (asyncpg) or SQLite (aiosqlite).
+
+The URL decides the adapter: `postgresql+asyncpg://...` in production, `sqlite+aiosqlite:///file`
+for the embedded default. Migrations (Alembic, per service) run at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def normalise_url(url: str) -> str:
+    """Give a plain `postgresql://` or `sqlite:///` URL its async driver."""
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://") and "+aiosqlite" not in url:
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+class Database:
+    """The engine and sessions of one service's own database."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            # SQLite has one writer at a time: keep one warm connection, allow a few readers (the API).
+            kwargs.update(pool_size=1, max_overflow=4)
+        else:
+            kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on any exception."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self, script_location: str | Path) -> None:
+        """Run the service's Alembic migrations up to head (idempotent)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(script_location))
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, cfg)
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness)."""
+        from sqlalchemy import text
+
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections."""
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection, cfg: AlembicConfig) -> None:
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while the consumer writes; synchronous=NORMAL is durable enough in WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,256 @@
+"""The unit of work a handler gets: its service's tables in one transaction, and what it publishes.
+
+A handler reads and writes state through it and calls `emit`; the runner calls `flush` before the
+commit, so the service's events, its outbox rows and the inbox row commit together or not at all
+(architecture.md: consumer → handler → own event store + outbox, one DB transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_events.config import PlatformConfig
+from collections_events.envelope import Envelope
+from collections_events.ids import derive_id
+from collections_events.registry import EVENT_TYPES
+from collections_events.runtime.rejection import rejection_envelope
+from collections_events.telemetry import current_traceparent
+from collections_events.validation import Rejection
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the same stream (or saved the same snapshot) first; retry."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of a service's event log."""
+
+    stream_id: str
+    version: int
+    event_id: str
+    type: str
+    time: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stream's folded state at `version`, and the business date it next wakes on."""
+
+    stream_id: str
+    version: int
+    state: dict[str, Any]
+    wake_on: date | None
+
+
+class UnitOfWork:
+    """One handler invocation's view of its service's database and outbox.
+
+    `cause` is the event being handled: every event emitted takes its id from the cause's id and a
+    purpose (UUIDv5) and its `time` from the cause's `time`, so replays are byte-identical.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        service: str,
+        tables: dict[str, Table],
+        config: PlatformConfig,
+        cause: Envelope | None,
+        cause_line: int | None = None,
+    ) -> None:
+        self.session = session
+        self.cause_line = cause_line
+        self.service = service
+        self.config = config
+        self.cause = cause
+        self._t = tables
+        self._emitted: list[tuple[str, Envelope]] = []
+        self._is_postgres = session.bind.dialect.name == "postgresql"
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents `source` of what this service publishes."""
+        return f"collections/{self.service}"
+
+    # -- event log -------------------------------------------------------------------------
+    async def read_stream(self, stream_id: str) -> list[StoredEvent]:
+        """Every event of `stream_id`, oldest first."""
+        t = self._t["events"]
+        rows = await self.session.execute(
+            select(t.c.version, t.c.event_id, t.c.type, t.c.time, t.c.data)
+            .where(t.c.stream_id == stream_id)
+            .order_by(t.c.version)
+        )
+        return [
+            StoredEvent(stream_id, r.version, r.event_id, r.type, r.time, json.loads(r.data)) for r in rows
+        ]
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The version of the newest event of `stream_id` (0 when empty)."""
+        t = self._t["events"]
+        value = await self.session.scalar(select(func.max(t.c.version)).where(t.c.stream_id == stream_id))
+        return int(value or 0)
+
+    async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
+        """Append `events` after `expected_version`; returns the new version.
+
+        Raises ConcurrencyError when another writer already took one of those versions (or an
+        event id is already in the log).
+        """
+        if not events:
+            return expected_version
+        t = self._t["events"]
+        rows = [
+            {
+                "stream_id": stream_id,
+                "version": expected_version + n,
+                "event_id": e.id,
+                "type": e.type,
+                "time": e.time,
+                "data": json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
+            }
+            for n, e in enumerate(events, start=1)
+        ]
+        # No savepoint: a conflict aborts the whole unit of work, and the runner retries it whole.
+        try:
+            await self.session.execute(insert(t), rows)
+        except IntegrityError as exc:
+            raise ConcurrencyError(f"stream {stream_id} moved past version {expected_version}") from exc
+        return expected_version + len(events)
+
+    # -- snapshots -------------------------------------------------------------------------
+    async def load(self, stream_id: str) -> Snapshot | None:
+        """The snapshot of `stream_id`, or None when there is none yet."""
+        t = self._t["snapshots"]
+        row = (
+            await self.session.execute(
+                select(t.c.version, t.c.state, t.c.wake_on).where(t.c.stream_id == stream_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return Snapshot(stream_id, row.version, json.loads(row.state), row.wake_on)
+
+    async def save(
+        self, stream_id: str, state: dict[str, Any], *, expected_version: int, wake_on: date | None
+    ) -> int:
+        """Store `state` as version `expected_version + 1`. Raises ConcurrencyError on a lost race."""
+        t = self._t["snapshots"]
+        blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        if expected_version == 0:
+            try:
+                await self.session.execute(
+                    insert(t).values(stream_id=stream_id, version=1, state=blob, wake_on=wake_on)
+                )
+            except IntegrityError as exc:
+                raise ConcurrencyError(f"snapshot {stream_id} was created concurrently") from exc
+            return 1
+        result = await self.session.execute(
+            update(t)
+            .where(t.c.stream_id == stream_id, t.c.version == expected_version)
+            .values(version=expected_version + 1, state=blob, wake_on=wake_on)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
+        return expected_version + 1
+
+    async def waking(self, on_or_before: date) -> list[str]:
+        """Streams whose `wake_on` is on or before `on_or_before`, in stream order (indexed)."""
+        t = self._t["snapshots"]
+        rows = await self.session.execute(
+            select(t.c.stream_id).where(t.c.wake_on <= on_or_before).order_by(t.c.stream_id)
+        )
+        return [r.stream_id for r in rows]
+
+    # -- publishing ------------------------------------------------------------------------
+    def emit(self, type_name: str, data: BaseModel, *, purpose: str, subject: str | None = None) -> Envelope:
+        """Publish `data` as a `type_name` event caused by the current cause (through the outbox).
+
+        The id is UUIDv5(cause id, purpose): the purpose must be unique among this cause's events.
+        Raises KeyError for a type not in the contract, TypeError for data of the wrong model.
+        """
+        entry = EVENT_TYPES[type_name]
+        if not isinstance(data, entry.model):
+            raise TypeError(f"{type_name} needs {entry.model.__name__}, got {type(data).__name__}")
+        if self.cause is None:
+            raise RuntimeError("emit needs a cause; use emit_as for an event with no inbound cause")
+        payload = data.model_dump(mode="json")
+        envelope = Envelope(
+            id=derive_id(self.cause.id, purpose),
+            source=self.source,
+            type=type_name,
+            subject=subject or payload.get("account_id") or self.cause.subject,
+            time=self.cause.time,
+            data=payload,
+            traceparent=current_traceparent() or self.cause.traceparent,
+        )
+        self._emitted.append((entry.topic, envelope))
+        return envelope
+
+    def reject(self, reason: str) -> Envelope:
+        """Answer the cause with `system.event_rejected` (a business rule refused it; it changes nothing)."""
+        if self.cause is None:
+            raise RuntimeError("reject needs a cause")
+        c = self.cause
+        envelope = rejection_envelope(
+            Rejection(reason=reason, event_id=c.id, type=c.type, subject=c.subject, time=c.time),
+            source=self.source,
+            position=c.id,
+            line=self.cause_line,
+        )
+        self.emit_envelope(envelope)
+        return envelope
+
+    def emit_envelope(self, envelope: Envelope) -> None:
+        """Publish an envelope built elsewhere (e.g. a rejection of an unreadable message)."""
+        self._emitted.append((EVENT_TYPES[envelope.type].topic, envelope))
+
+    @property
+    def emitted(self) -> list[Envelope]:
+        """What this unit of work has emitted so far, in order."""
+        return [e for _, e in self._emitted]
+
+    async def flush(self) -> None:
+        """Append emitted events to the service's log and the outbox, in emit order."""
+        if not self._emitted:
+            return
+        by_stream: dict[str, list[Envelope]] = {}
+        for _, envelope in self._emitted:
+            by_stream.setdefault(envelope.subject, []).append(envelope)
+        for stream_id, envelopes in by_stream.items():
+            await self.append(stream_id, await self.stream_version(stream_id), envelopes)
+        if self._is_postgres:
+            # Serialise outbox writers until commit so `seq` order is commit order: a relay that
+            # reads by `seq` then never publishes a later commit before an earlier one.
+            await self.session.execute(text(f"LOCK TABLE {self._t['outbox'].name} IN EXCLUSIVE MODE"))
+        await self.session.execute(
+            insert(self._t["outbox"]),
+            [
+                {
+                    "topic": topic,
+                    "key": envelope.subject,
+                    "event": encode_envelope(envelope),
+                    "traceparent": envelope.traceparent,
+                    "sent": False,
+                }
+                for topic, envelope in self._emitted
+            ],
+        )
+        self._emitted.clear()
+
+
+def encode_envelope(envelope: Envelope) -> str:
+    """The structured-mode JSON of `envelope`: one line, non-ASCII kept, attribute order fixed."""
+    return json.dumps(envelope.to_structured(), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,129 @@
+"""Tracing and logging setup shared by every service (issue 2, point 5).
+
+- The W3C `traceparent` travels in Kafka headers and in each outbox row, so a consumer's span
+  continues its producer's trace (OpenTelemetry SDK, W3C TraceContext propagator).
+- Logs are structlog JSON lines carrying trace_id and span_id. Personal data never reaches a log:
+  the redaction processor drops known personal keys and masks phone numbers and email addresses
+  anywhere in a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+PERSONAL_KEYS = frozenset(
+    {"phones", "emails", "email", "phone", "number", "name", "postal_address", "destination", "contacts"}
+)
+_EMAIL = re.compile(r"[^\s@\"']+@[^\s@\"']+\.[^\s@\"']+")
+_PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the active span, or None when no span is recording."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
+    """An OpenTelemetry context whose parent is `traceparent` (empty context when None)."""
+    if not traceparent:
+        return otel_context.Context()
+    return _PROPAGATOR.extract({"traceparent": traceparent})
+
+
+@contextmanager
+def consumer_span(service: str, event_type: str, event_id: str, traceparent: str | None, topic: str) -> Iterator[Span]:
+    """A `process` span continuing the producer's trace, around one event's transaction."""
+    tracer = trace.get_tracer(f"collections.{service}")
+    with tracer.start_as_current_span(
+        f"process {event_type}",
+        context=context_from_traceparent(traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.message.id": event_id,
+            "cloudevents.event_type": event_type,
+        },
+    ) as span:
+        yield span
+
+
+def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerProvider | None:
+    """Install a tracer provider for `service`.
+
+    The exporter is the one given, else OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set, else none
+    (no provider: spans are not recorded and no traceparent is made up).
+    """
+    if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    if exporter is None:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": f"collections-{service}"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def redact(value: Any) -> Any:
+    """`value` with personal data removed: personal keys dropped, phones and emails masked."""
+    if isinstance(value, Mapping):
+        return {k: ("[redacted]" if k in PERSONAL_KEYS else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _PHONE.sub("[phone]", _EMAIL.sub("[email]", value))
+    return value
+
+
+def _redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return {k: ("[redacted]" if k in PERSONAL_KEYS else redact(v)) for k, v in event_dict.items()}
+
+
+def _trace_ids(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict["trace_id"] = format(span_context.trace_id, "032x")
+        event_dict["span_id"] = format(span_context.span_id, "016x")
+    return event_dict
+
+
+def setup_logging(level: str | None = None, stream: Any = None) -> None:
+    """JSON logs to stderr (or `stream`), with contextvars, trace ids and redaction."""
+    logging.basicConfig(stream=stream or sys.stderr, level=level or os.environ.get("LOG_LEVEL", "INFO"))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _trace_ids,
+            _redact_processor,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelName((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,1 @@
+"""Transports: the embedded in-process log and Kafka (aiokafka)."""

@@ -1,0 +1,114 @@
+"""The embedded default transport: one in-process, ordered log, drained deterministically.
+
+`collections replay` and `make run` use it (contract.md, Replay): after each input event every
+service runs until nothing is left to process. Services run in a fixed order and read the log in
+its own order, so the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from collections_events.envelope import Envelope
+from collections_events.runtime.runtime import Delivery, OutboxMessage, ServiceRuntime
+from collections_events.validation import Event, read_json
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One record of the embedded log: its position, topic key and event."""
+
+    seq: int
+    topic: str
+    event: Event
+    line: int | None = None
+
+
+class EmbeddedLog:
+    """An append-only, in-memory log of valid events with one read position per consumer."""
+
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+        self._positions: dict[str, int] = {}
+
+    def append(self, topic: str, event: Event, line: int | None = None) -> None:
+        """Append `event` on `topic` (a topic key); `line` is its replay input line, if any."""
+        self.records.append(LogRecord(len(self.records), topic, event, line))
+
+    def pending(self, consumer: str, topics: Sequence[str], limit: int = BATCH) -> list[LogRecord]:
+        """Up to `limit` records on `topics` after `consumer`'s position, in log order."""
+        start = self._positions.get(consumer, 0)
+        wanted = set(topics)
+        out: list[LogRecord] = []
+        for record in self.records[start:]:
+            if record.topic in wanted:
+                out.append(record)
+                if len(out) >= limit:
+                    break
+        if not out:
+            self._positions[consumer] = len(self.records)
+        return out
+
+    def commit(self, consumer: str, record: LogRecord) -> None:
+        """Move `consumer`'s position past `record` (called after the handler's commit)."""
+        self._positions[consumer] = record.seq + 1
+
+
+class EmbeddedPlatform:
+    """Every service in one process on one embedded log.
+
+    `on_publish` sees each event a service publishes, in publishing order (replay's output).
+    """
+
+    def __init__(self, runtimes: Sequence[ServiceRuntime], on_publish: Callable[[Envelope], None]) -> None:
+        self.runtimes = list(runtimes)
+        self.log = EmbeddedLog()
+        self._on_publish = on_publish
+
+    async def start(self) -> None:
+        """Migrate every service's database."""
+        for runtime in self.runtimes:
+            await runtime.start()
+
+    def feed(self, topic: str, event: Event, line: int | None = None) -> None:
+        """Put one valid inbound event on the log (its topic key from the registry)."""
+        self.log.append(topic, event, line)
+
+    async def drain(self) -> None:
+        """Run every service until nothing is left to process and every outbox is empty."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for runtime in self.runtimes:
+                if await self._run_consumer(runtime):
+                    progressed = True
+                if await self._relay(runtime):
+                    progressed = True
+
+    async def _run_consumer(self, runtime: ServiceRuntime) -> bool:
+        handled = False
+        while True:
+            records = self.log.pending(runtime.name, runtime.spec.topics)
+            if not records:
+                return handled
+            deliveries = [Delivery(r.topic, r.event, position=f"log:{r.seq}", line=r.line) for r in records]
+            await runtime.process(deliveries)
+            self.log.commit(runtime.name, records[-1])
+            handled = True
+
+    async def _relay(self, runtime: ServiceRuntime) -> bool:
+        relayed = False
+        while await runtime.relay(self._publish):
+            relayed = True
+        return relayed
+
+    async def _publish(self, messages: list[OutboxMessage]) -> None:
+        for message in messages:
+            parsed = read_json(message.value)
+            if not isinstance(parsed, Event):
+                raise RuntimeError(f"outbox row {message.seq} is not a valid event: {parsed.reason}")
+            self._on_publish(parsed.envelope)
+            self.log.append(message.topic, parsed)

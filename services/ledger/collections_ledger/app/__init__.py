@@ -1,0 +1,1 @@
+"""The ledger's handlers: load an account's stream, decide with the domain, append and publish."""

@@ -1,0 +1,35 @@
+"""Assemble the embedded default: every service on SQLite files in one directory, one in-process log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from collections_events.config import PlatformConfig
+from collections_events.envelope import Envelope
+from collections_events.runtime.runtime import ServiceRuntime
+from collections_events.store.database import Database
+from collections_events.transport.embedded import EmbeddedPlatform
+from collections_platform.services import available_specs
+
+
+def sqlite_url(state_dir: Path, service: str) -> str:
+    """The embedded SQLite database of `service` under `state_dir`."""
+    return f"sqlite+aiosqlite:///{state_dir / f'{service}.sqlite3'}"
+
+
+def build_embedded(
+    state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None]
+) -> EmbeddedPlatform:
+    """An embedded platform whose services keep their state under `state_dir` (one file each)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    runtimes = [
+        ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name)), config) for spec in available_specs()
+    ]
+    return EmbeddedPlatform(runtimes, on_publish)
+
+
+async def close_embedded(platform: EmbeddedPlatform) -> None:
+    """Dispose of every service's database engine."""
+    for runtime in platform.runtimes:
+        await runtime.db.close()
