@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
+from collections_events.envelope import Envelope
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
@@ -117,6 +118,22 @@ class ServiceRuntime:
         for delivery in deliveries:
             dead.extend(await self._process_one(delivery))
         return dead
+
+    async def execute(self, event: Event, topic: str) -> list[Envelope]:
+        """Handle one event made by this service's own API (an agent's command) in one transaction.
+
+        Returns what the handler emitted (already in the outbox), so the API can answer at once.
+        Raises whatever the handler raises; nothing is written then.
+        """
+        async with self.db.transaction() as session:
+            if not await self._first_time(session, event.id):
+                return []
+            uow = self.unit_of_work(session, event)
+            with consumer_span(self.name, event.type, event.id, event.envelope.traceparent, topic):
+                await self.spec.handle(event, uow)
+                emitted = uow.emitted
+                await uow.flush()
+        return emitted
 
     async def _process_one(self, delivery: Delivery) -> list[DeadLetter]:
         last_error: Exception | None = None

@@ -1,0 +1,79 @@
+"""What every service's FastAPI app shares: health, readiness, the session dependency, commands.
+
+Routes of a service live in its own `adapters/api.py`; they read the service's own tables only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_events.envelope import Envelope
+from collections_events.runtime.runtime import ServiceRuntime
+from collections_events.validation import Event, Rejection, read_structured
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+def service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -> FastAPI:
+    """A FastAPI app for `runtime` with `/health` (liveness) and `/ready` (database and transport).
+
+    More readiness checks (e.g. Kafka reachable) are appended to `app.state.ready_checks`.
+    """
+    app = FastAPI(title=title, description=description, version="1")
+    app.state.runtime = runtime
+    app.state.ready_checks = [runtime.db.ping]
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready(response: Response) -> dict[str, Any]:
+        """Readiness: the database (and, in production, Kafka) is reachable."""
+        checks = [await check() for check in app.state.ready_checks]
+        if not all(checks):
+            response.status_code = 503
+            return {"status": "not ready"}
+        return {"status": "ready"}
+
+    return app
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the service runtime behind this app."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: a read session on the service's own database (no commit)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.db.sessions() as session:
+        yield session
+
+
+def command_event(
+    type_name: str, subject: str, data: dict[str, Any], *, source: str, traceparent: str | None = None
+) -> Event | Rejection:
+    """An event made at the API's edge for an agent's command: a fresh id and the current instant.
+
+    This is the one place a wall clock and a random id enter: they describe when and which command
+    arrived, and everything decided from it is a deterministic function of that event.
+    """
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        source=source,
+        type=type_name,
+        subject=subject,
+        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        data=data,
+        traceparent=traceparent,
+    )
+    return read_structured(envelope.to_structured())
