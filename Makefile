@@ -1,0 +1,34 @@
+# The two commands a newcomer runs: `make run` (the platform, embedded) and `make test`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast lint up down schemas bench image
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: install
+	$(UV) run collections run
+
+# Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
+test: install
+	@deploy/local/postgres.sh install >/dev/null && deploy/local/kafka.sh install >/dev/null
+	@set -o pipefail; \
+	pg=$$(deploy/local/postgres.sh start | tail -n1) && kafka=$$(deploy/local/kafka.sh start | tail -n1) || { deploy/local/postgres.sh stop; deploy/local/kafka.sh stop; exit 1; }; \
+	COLLECTIONS_PG_URL=$$pg COLLECTIONS_KAFKA_BOOTSTRAP=$$kafka $(UV) run pytest $(PYTEST_ARGS); status=$$?; \
+	deploy/local/kafka.sh stop >/dev/null 2>&1; deploy/local/postgres.sh stop >/dev/null 2>&1; exit $$status
+
+# Domain and embedded tests only: no broker, no PostgreSQL (seconds).
+test-fast: install
+	$(UV) run pytest -m "not kafka and not postgres" $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs/events/collections_events services/*/collections_* src/collections_platform
+	$(UV) run lint-imports
+
+schemas: install
+	$(UV) run collections schemas --out libs/events/schemas

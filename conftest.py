@@ -1,0 +1,74 @@
+"""Session-wide real infrastructure for tests: one PostgreSQL and one Kafka broker per run.
+
+`make test` starts both (deploy/local/*.sh) and passes their addresses in COLLECTIONS_PG_URL and
+COLLECTIONS_KAFKA_BOOTSTRAP; run alone, pytest starts what a test needs and stops it at the end.
+Tests that need them are marked `postgres` / `kafka`; nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent
+LOCAL = ROOT / "deploy" / "local"
+
+
+def _start(script: str) -> str:
+    done = subprocess.run([str(LOCAL / script), "start"], check=True, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _stop(script: str) -> None:
+    subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a running PostgreSQL server (`postgresql://postgres@127.0.0.1:PORT`)."""
+    url = os.environ.get("COLLECTIONS_PG_URL")
+    if url:
+        yield url
+        return
+    url = _start("postgres.sh")
+    try:
+        yield url
+    finally:
+        _stop("postgres.sh")
+
+
+@pytest.fixture(scope="session")
+def create_pg_database(postgres_server: str) -> Callable[[str], str]:
+    """A factory: a fresh, empty database named after `prefix`; returns its asyncpg URL."""
+
+    def create(prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        subprocess.run(["psql", postgres_server, "-qc", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+        return postgres_server.replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+    return create
+
+
+@pytest.fixture
+def pg_url(create_pg_database: Callable[[str], str]) -> str:
+    """A fresh PostgreSQL database for one test (asyncpg URL)."""
+    return create_pg_database("t")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The bootstrap address of a running single-node KRaft broker (`127.0.0.1:PORT`)."""
+    address = os.environ.get("COLLECTIONS_KAFKA_BOOTSTRAP")
+    if address:
+        yield address
+        return
+    address = _start("kafka.sh")
+    try:
+        yield address
+    finally:
+        _stop("kafka.sh")
