@@ -6,6 +6,7 @@ Validated at start: an unknown key or a bad value raises ConfigError naming the 
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -86,7 +87,7 @@ class DelinquencyConfig(Section):
             if value[0].from_dpd != 0:
                 raise ValueError("the first bucket must start at from_dpd 0")
             starts = [b.from_dpd for b in value]
-            if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(starts)):
                 raise ValueError("from_dpd must strictly increase")
             if len({b.name for b in value}) != len(value):
                 raise ValueError("bucket names must be unique")

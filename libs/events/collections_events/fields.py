@@ -69,9 +69,7 @@ def _email(value: str) -> str:
     return value
 
 
-IsoDate = Annotated[
-    date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)
-]
+IsoDate = Annotated[date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 """A calendar date, ISO `YYYY-MM-DD`; impossible dates (2026-02-30) are refused."""
 
 Instant = Annotated[str, AfterValidator(_instant)]

@@ -6,6 +6,7 @@ every listed field is validated, and a bad one names itself in the rejection.
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -157,7 +158,7 @@ class ArrangementTerms(InboundData):
     @model_validator(mode="after")
     def _increasing(self) -> ArrangementTerms:
         dates = [i.due_on for i in self.installments]
-        if any(later <= earlier for earlier, later in zip(dates, dates[1:], strict=False)):
+        if any(later <= earlier for earlier, later in itertools.pairwise(dates)):
             raise ValueError("installments: due_on must strictly increase")
         return self
 

@@ -54,7 +54,18 @@ _TYPES = [
 EVENT_TYPES: dict[str, EventType] = {t.name: t for t in _TYPES}
 """Every event type by its CloudEvents `type`."""
 
-TOPIC_KEYS = ("accounts", "billing", "payments", "clock", "results", "ledger", "delinquency", "outreach", "legal", "rejected")
+TOPIC_KEYS = (
+    "accounts",
+    "billing",
+    "payments",
+    "clock",
+    "results",
+    "ledger",
+    "delinquency",
+    "outreach",
+    "legal",
+    "rejected",
+)
 """The topic keys of contract.md; the Kafka topic name of each is configuration (`topics.<key>`)."""
 
 DEFAULT_TOPICS: dict[str, str] = {
