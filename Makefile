@@ -32,3 +32,13 @@ lint: install
 
 schemas: install
 	$(UV) run collections schemas --out libs/events/schemas
+
+# The distributed mode on this machine: every service its own process on Kafka and PostgreSQL.
+up: install
+	deploy/local/up.sh
+
+down:
+	deploy/local/down.sh
+
+image:
+	deploy/image.sh

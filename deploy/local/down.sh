@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make down`: stop what `make up` started, by process id, then Prometheus, Jaeger, Kafka, PostgreSQL.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export COLLECTIONS_STATE="${COLLECTIONS_STATE:-/tmp/collections-up}"
+LOG_TAG=down
+# shellcheck source=deploy/local/_lib.sh
+source "$HERE/_lib.sh"
+RUN="$STATE_ROOT/run"
+for name in channels ledger delinquency outreach legal; do
+  pidfile="$RUN/$name.pid"
+  [[ -f "$pidfile" ]] || continue
+  pid=$(cat "$pidfile")
+  if pid_alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 40); do pid_alive "$pid" || break; sleep 0.25; done
+    pid_alive "$pid" && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
+    log "stopped $name"
+  fi
+  rm -f "$pidfile"
+done
+[[ -x "$HERE/prometheus.sh" ]] && "$HERE/prometheus.sh" stop
+[[ -x "$HERE/jaeger.sh" ]] && "$HERE/jaeger.sh" stop
+"$HERE/kafka.sh" stop
+"$HERE/postgres.sh" stop
+rm -rf "$RUN"
+exit 0

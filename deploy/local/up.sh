@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make up`: the distributed platform on this machine. Kafka, PostgreSQL (one database per service),
+# each service its own OS process, the channel simulator, and (when their scripts are present) Jaeger
+# and Prometheus. Prints where each API listens and how to publish events. `make down` stops it all.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+export COLLECTIONS_STATE="${COLLECTIONS_STATE:-/tmp/collections-up}"
+LOG_TAG=up
+# shellcheck source=deploy/local/_lib.sh
+source "$HERE/_lib.sh"
+RUN="$STATE_ROOT/run"
+mkdir -p "$RUN"
+SERVICES=(ledger delinquency outreach legal)
+BASE_PORT="${COLLECTIONS_API_PORT:-8101}"
+
+pg=$("$HERE/postgres.sh" start | tail -n1)
+kafka=$("$HERE/kafka.sh" start | tail -n1)
+echo "$kafka" >"$RUN/kafka"
+
+otlp=""
+if [[ -x "$HERE/jaeger.sh" ]]; then
+  jaeger_out=$("$HERE/jaeger.sh" start) || die "jaeger did not start"
+  otlp=$(grep -E '^otlp=' <<<"$jaeger_out" | cut -d= -f2- || true)
+  jaeger_ui=$(grep -E '^ui=' <<<"$jaeger_out" | cut -d= -f2- || true)
+fi
+
+targets=()
+for i in "${!SERVICES[@]}"; do
+  svc=${SERVICES[$i]}
+  port=$((BASE_PORT + i))
+  db="collections_${svc}"
+  psql "$pg" -qtAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 || psql "$pg" -qc "CREATE DATABASE $db"
+  pidfile="$RUN/$svc.pid"
+  if [[ -f "$pidfile" ]] && pid_alive "$(cat "$pidfile")"; then
+    log "$svc already running"
+  else
+    (
+      cd "$ROOT"
+      DATABASE_URL="${pg/postgresql:/postgresql+asyncpg:}/$db" KAFKA_BOOTSTRAP_SERVERS="$kafka" \
+        PORT="$port" HOST=127.0.0.1 OTEL_EXPORTER_OTLP_ENDPOINT="$otlp" \
+        COLLECTIONS_CONFIG="${COLLECTIONS_CONFIG:-}" \
+        setsid uv run --frozen "collections-$svc" run >"$RUN/$svc.log" 2>&1 9>&- &
+      echo $! >"$pidfile"
+    )
+  fi
+  echo "$port" >"$RUN/$svc.port"
+  targets+=("127.0.0.1:$port")
+done
+
+if [[ -x "$HERE/prometheus.sh" ]]; then
+  prom=$("$HERE/prometheus.sh" start "${targets[@]}" | tail -n1) || die "prometheus did not start"
+fi
+
+pidfile="$RUN/channels.pid"
+if ! { [[ -f "$pidfile" ]] && pid_alive "$(cat "$pidfile")"; }; then
+  (cd "$ROOT" && setsid uv run --frozen collections channels --bootstrap "$kafka" >"$RUN/channels.log" 2>&1 9>&- &
+    echo $! >"$pidfile")
+fi
+
+for i in "${!SERVICES[@]}"; do
+  svc=${SERVICES[$i]}
+  port=$((BASE_PORT + i))
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+    pid_alive "$(cat "$RUN/$svc.pid")" || die "$svc exited; see $RUN/$svc.log"
+    sleep 0.5
+  done
+  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 || die "$svc not ready; see $RUN/$svc.log"
+done
+
+cat <<MSG
+The collections platform is up (state: $STATE_ROOT).
+  Kafka bootstrap    $kafka
+  PostgreSQL         $pg  (databases collections_ledger, _delinquency, _outreach, _legal)
+  ledger API         http://127.0.0.1:$((BASE_PORT + 0))/docs
+  delinquency API    http://127.0.0.1:$((BASE_PORT + 1))/docs
+  outreach API       http://127.0.0.1:$((BASE_PORT + 2))/docs
+  legal API          http://127.0.0.1:$((BASE_PORT + 3))/docs
+  Jaeger UI          ${jaeger_ui:-not started}
+  Prometheus         ${prom:-not started}
+  Logs               $RUN/<service>.log
+Publish events (structured-mode JSON lines, keyed by subject) with:
+  uv run collections publish --bootstrap $kafka FILE.jsonl
+Stop everything with: make down
+MSG
