@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections_events import inbound, outbound
+from collections_events.envelope import Envelope
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_ledger.domain.account import (
@@ -10,18 +11,24 @@ from collections_ledger.domain.account import (
     LedgerAccount,
     UnknownPaymentError,
     apply_due,
+    apply_opening,
     apply_payment,
     apply_reversal,
     apply_waiver,
     balance,
     settlement_waiver,
 )
-from collections_ledger.domain.fold import due_from, fold, payment_from
+from collections_ledger.domain.fold import due_from, fold, opening_from, payment_from
+
+OPENING_FIELDS = ("account_id", "product", "currency", "opened_on")
+"""What the ledger stores of `account.opened`: no personal data (contacts stay with outreach)."""
 
 
 async def handle(event: Event, uow: UnitOfWork) -> None:
     """Fold the event into its account; publish `ledger.balance_changed` when the balance moved.
 
+    The account's stream holds the inbound events that changed it and what the ledger published
+    about it; an event that changes nothing (a repeated `due_id` or `payment_id`) is not stored.
     A reversal of a payment never seen is answered with `system.event_rejected` and changes nothing.
     """
     data = event.data
@@ -32,7 +39,7 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
     version = history[-1].version if history else 0
     account = fold((e.type, e.data) for e in history)
     tolerance = uow.config.ledger.tolerance_minor
-    before = balance(account, tolerance)
+    stored: Envelope = event.envelope
 
     if isinstance(data, inbound.PaymentDue):
         after_account = apply_due(account, due_from(event.envelope.data))
@@ -44,25 +51,29 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
         except UnknownPaymentError as exc:
             uow.reject(str(exc))
             return
+    elif isinstance(data, inbound.AccountOpened):
+        after_account = apply_opening(account, opening_from(event.envelope.data))
+        stored = event.envelope.model_copy(update={"data": {k: event.envelope.data[k] for k in OPENING_FIELDS}})
     elif isinstance(data, outbound.ArrangementCompleted):
-        await _post_settlement_waiver(uow, event, account, data, version)
+        _post_settlement_waiver(uow, account, data)
         return
     else:
         return
     if after_account == account:
         return
-    await uow.append(account_id, version, [event.envelope])
-    _publish_if_moved(uow, account_id, before, balance(after_account, tolerance), purpose="balance")
+    await uow.append(account_id, version, [stored])
+    _publish_if_moved(uow, account_id, balance(account, tolerance), balance(after_account, tolerance))
 
 
-async def _post_settlement_waiver(
-    uow: UnitOfWork, event: Event, account: LedgerAccount, data: outbound.ArrangementCompleted, version: int
-) -> None:
-    """A completed settlement forgives the rest of the dues due on or before its `made_on`."""
+def _post_settlement_waiver(uow: UnitOfWork, account: LedgerAccount, data: outbound.ArrangementCompleted) -> None:
+    """A completed settlement forgives the rest of the dues due on or before its `made_on`.
+
+    `ledger.waiver_posted` first, then `ledger.balance_changed` if the balance moved; a plan, or a
+    settlement whose waiver is already posted, changes nothing (behaviour.md, Arrangements).
+    """
     if data.kind != "settlement" or account.has_waiver(data.arrangement_id):
         return
     tolerance = uow.config.ledger.tolerance_minor
-    before = balance(account, tolerance)
     waiver = settlement_waiver(account, data.arrangement_id, data.made_on, tolerance)
     uow.emit(
         "ledger.waiver_posted",
@@ -74,10 +85,11 @@ async def _post_settlement_waiver(
         ),
         purpose="waiver",
     )
-    _publish_if_moved(uow, data.account_id, before, balance(apply_waiver(account, waiver), tolerance), "balance")
+    after = apply_waiver(account, waiver)
+    _publish_if_moved(uow, data.account_id, balance(account, tolerance), balance(after, tolerance))
 
 
-def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: Balance, purpose: str) -> None:
+def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: Balance) -> None:
     if after == before:
         return
     uow.emit(
@@ -90,5 +102,5 @@ def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: 
             credit_minor=after.credit_minor,
             cause_id=uow.cause.id if uow.cause else "",
         ),
-        purpose=purpose,
+        purpose="balance",
     )

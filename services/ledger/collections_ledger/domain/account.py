@@ -33,6 +33,15 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Opening:
+    """What the ledger keeps of `account.opened`: the product, its currency and the opening date."""
+
+    product: str
+    currency: str
+    opened_on: date
+
+
+@dataclass(frozen=True)
 class Waiver:
     """What a completed settlement forgave, per due id, in minor units."""
 
@@ -70,12 +79,17 @@ class Balance:
 
 @dataclass(frozen=True)
 class LedgerAccount:
-    """The ledger's state of one account: a fold over its events (see `apply_*`)."""
+    """The ledger's state of one account: a fold over its events (see `apply_*`).
+
+    Dues are kept sorted by (due_date, due_id), payments and reversed payments by payment_id, and
+    waivers by arrangement_id, so the state is the same whatever order the events arrived in.
+    """
 
     dues: tuple[Due, ...] = ()
     payments: tuple[Payment, ...] = ()
-    reversed_ids: frozenset[str] = frozenset()
+    reversed_payments: tuple[Payment, ...] = ()
     waivers: tuple[Waiver, ...] = field(default=())
+    opening: Opening | None = None
 
     def has_due(self, due_id: str) -> bool:
         """Whether a due with `due_id` is already on the account."""
@@ -85,9 +99,13 @@ class LedgerAccount:
         """Whether `payment_id` is an active (applied, not reversed) payment."""
         return any(p.payment_id == payment_id for p in self.payments)
 
+    def has_reversed(self, payment_id: str) -> bool:
+        """Whether `payment_id` was received and then reversed (and not received again)."""
+        return any(p.payment_id == payment_id for p in self.reversed_payments)
+
     def has_seen_payment(self, payment_id: str) -> bool:
         """Whether the ledger has ever seen `payment_id` (active or reversed)."""
-        return self.has_payment(payment_id) or payment_id in self.reversed_ids
+        return self.has_payment(payment_id) or self.has_reversed(payment_id)
 
     def has_waiver(self, arrangement_id: str) -> bool:
         """Whether the settlement `arrangement_id` already posted its waiver."""
@@ -98,20 +116,21 @@ def apply_due(account: LedgerAccount, due: Due) -> LedgerAccount:
     """Add a due; `due_id` is its business key, so a repeated due changes nothing."""
     if account.has_due(due.due_id):
         return account
-    return replace(account, dues=(*account.dues, due))
+    return replace(account, dues=tuple(sorted((*account.dues, due), key=lambda d: (d.due_date, d.due_id))))
 
 
 def apply_payment(account: LedgerAccount, payment: Payment) -> LedgerAccount:
     """Apply a payment; `payment_id` is its business key, so a repeat of an active payment changes nothing.
 
-    A payment received again after its reversal applies again (the reversal is undone).
+    A payment received again after its reversal applies again (the reversal is undone), with the
+    amount and date of the new receipt.
     """
     if account.has_payment(payment.payment_id):
         return account
     return replace(
         account,
-        payments=(*account.payments, payment),
-        reversed_ids=account.reversed_ids - {payment.payment_id},
+        payments=_by_id((*account.payments, payment)),
+        reversed_payments=tuple(p for p in account.reversed_payments if p.payment_id != payment.payment_id),
     )
 
 
@@ -124,18 +143,31 @@ def apply_reversal(account: LedgerAccount, payment_id: str) -> LedgerAccount:
         raise UnknownPaymentError(payment_id)
     if not account.has_payment(payment_id):
         return account
+    removed = next(p for p in account.payments if p.payment_id == payment_id)
     return replace(
         account,
         payments=tuple(p for p in account.payments if p.payment_id != payment_id),
-        reversed_ids=account.reversed_ids | {payment_id},
+        reversed_payments=_by_id((*account.reversed_payments, removed)),
     )
+
+
+def apply_opening(account: LedgerAccount, opening: Opening) -> LedgerAccount:
+    """Record the account's opening; the first one is kept. Money is not touched: dues and payments
+    that arrived before the opening stay (behaviour.md, Ledger)."""
+    if account.opening is not None:
+        return account
+    return replace(account, opening=opening)
 
 
 def apply_waiver(account: LedgerAccount, waiver: Waiver) -> LedgerAccount:
     """Record a settlement's waiver; one per arrangement."""
     if account.has_waiver(waiver.arrangement_id):
         return account
-    return replace(account, waivers=(*account.waivers, waiver))
+    return replace(account, waivers=tuple(sorted((*account.waivers, waiver), key=lambda w: w.arrangement_id)))
+
+
+def _by_id(payments: tuple[Payment, ...]) -> tuple[Payment, ...]:
+    return tuple(sorted(payments, key=lambda p: p.payment_id))
 
 
 class UnknownPaymentError(ValueError):
@@ -158,7 +190,7 @@ def due_statuses(account: LedgerAccount, tolerance_minor: int) -> tuple[tuple[Du
             waived[due_id] = waived.get(due_id, 0) + amount
     money = sum(p.amount_minor for p in account.payments)
     statuses = []
-    for due in sorted(account.dues, key=lambda d: (d.due_date, d.due_id)):
+    for due in account.dues:  # kept oldest first
         forgiven = min(waived.get(due.due_id, 0), due.amount_minor)
         applied = min(money, due.amount_minor - forgiven)
         money -= applied
@@ -181,8 +213,6 @@ def settlement_waiver(account: LedgerAccount, arrangement_id: str, made_on: date
     """
     statuses, _ = due_statuses(account, tolerance_minor)
     per_due = tuple(
-        (s.due.due_id, s.remainder_minor)
-        for s in statuses
-        if s.due.due_date <= made_on and s.remainder_minor > 0
+        (s.due.due_id, s.remainder_minor) for s in statuses if s.due.due_date <= made_on and s.remainder_minor > 0
     )
     return Waiver(arrangement_id, per_due)

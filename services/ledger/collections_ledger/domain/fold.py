@@ -9,9 +9,11 @@ from typing import Any
 from collections_ledger.domain.account import (
     Due,
     LedgerAccount,
+    Opening,
     Payment,
     Waiver,
     apply_due,
+    apply_opening,
     apply_payment,
     apply_reversal,
     apply_waiver,
@@ -33,6 +35,11 @@ def payment_from(data: Mapping[str, Any]) -> Payment:
     return Payment(data["payment_id"], data["amount_minor"], _date(data["received_on"]))
 
 
+def opening_from(data: Mapping[str, Any]) -> Opening:
+    """An Opening from `account.opened` data (only product, currency and opened_on are read)."""
+    return Opening(data["product"], data["currency"], _date(data["opened_on"]))
+
+
 def waiver_from(data: Mapping[str, Any]) -> Waiver:
     """A Waiver from `ledger.waiver_posted` data."""
     return Waiver(data["arrangement_id"], tuple((d["due_id"], d["amount_minor"]) for d in data["dues"]))
@@ -48,6 +55,8 @@ def fold(events: Iterable[tuple[str, Mapping[str, Any]]]) -> LedgerAccount:
             account = apply_payment(account, payment_from(data))
         elif type_name == "payment.reversed":
             account = apply_reversal(account, data["payment_id"])
+        elif type_name == "account.opened":
+            account = apply_opening(account, opening_from(data))
         elif type_name == "ledger.waiver_posted":
             account = apply_waiver(account, waiver_from(data))
     return account
