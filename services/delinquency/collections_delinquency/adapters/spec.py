@@ -1,0 +1,23 @@
+"""Delinquency as the runtime runs it: tables, migrations, subscriptions, handler, API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections_delinquency.adapters.api import create_api
+from collections_delinquency.adapters.tables import TABLES, metadata
+from collections_delinquency.app.handlers import handle
+from collections_events.runtime.service import ServiceSpec, Subscription
+
+SPEC = ServiceSpec(
+    name="delinquency",
+    metadata=metadata,
+    tables=TABLES,
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=(
+        Subscription("ledger", frozenset({"ledger.balance_changed"})),
+        Subscription("clock", frozenset({"day.closed"})),
+    ),
+    handle=handle,
+    create_api=create_api,
+)

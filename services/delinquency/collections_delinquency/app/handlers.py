@@ -1,0 +1,150 @@
+"""Delinquency's handler: `ledger.balance_changed` and `day.closed` (behaviour.md, Delinquency;
+docs/decisions/0001: delinquent_since and as_of).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import structlog
+from sqlalchemy import select
+
+from collections_delinquency.app import state
+from collections_delinquency.app.metrics import close_metrics
+from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
+from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
+from collections_events import inbound, outbound
+from collections_events.config import DelinquencyConfig
+from collections_events.store.uow import UnitOfWork
+from collections_events.validation import Event
+
+log = structlog.get_logger("collections.delinquency")
+CHUNK = 5000
+"""Accounts read, decided and written per round trip during a close."""
+
+
+def scheme_of(config: DelinquencyConfig) -> BucketScheme:
+    """The bucket scheme in force (`delinquency.buckets`: a preset or a custom list)."""
+    return BucketScheme.of([(b.name, b.from_dpd) for b in config.bucket_list])
+
+
+async def handle(event: Event, uow: UnitOfWork) -> None:
+    """Dispatch on the event's type; other types are ignored."""
+    if isinstance(event.data, outbound.BalanceChanged):
+        await on_balance_changed(event.data, uow)
+    elif isinstance(event.data, inbound.DayClosed):
+        await on_day_closed(event.data.as_of, uow)
+
+
+async def on_balance_changed(data: outbound.BalanceChanged, uow: UnitOfWork) -> None:
+    """Keep the account's unpaid dues; after the first close, recompute at the last closed date and
+    publish at once (as_of that date; a cure goes straight to the first bucket).
+    """
+    cfg = uow.config.delinquency
+    scheme = scheme_of(cfg)
+    session = uow.session
+    closed = await state.last_closed(session, for_update=False)
+    known = await state.load_account(session, data.account_id)
+    account = known or DelinquencyAccount.new(scheme)
+    account = DelinquencyAccount(
+        tuple(UnpaidDue(d.due_date, d.unpaid_minor) for d in data.unpaid_dues),
+        account.bucket,
+        account.delinquent_since,
+        account.charged_off,
+    )
+    history: list[dict[str, object]] = []
+    if closed is not None:
+        account, changes = evaluate(account, closed, scheme, cfg.charge_off_dpd)
+        _publish(uow, data.account_id, changes, history)
+    wake = wake_on(account, closed, scheme, cfg.charge_off_dpd)
+    if known is None:
+        await state.insert_account(session, data.account_id, account, wake, closed)
+    else:
+        await state.update_accounts(session, [{"b_account_id": data.account_id, **state.account_values(account, wake)}])
+    await state.add_history(session, history)
+
+
+async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
+    """Close business date `as_of`: recompute only the accounts whose `wake_on` is on or before it.
+
+    A date not after the last closed one is rejected (delinquency owns the clock topic). Accounts are
+    handled in account_id order, in chunks: one SELECT, the domain, one executemany UPDATE each.
+    """
+    cfg = uow.config.delinquency
+    scheme = scheme_of(cfg)
+    session = uow.session
+    closed = await state.last_closed(session, for_update=True)
+    if closed is not None and as_of <= closed:
+        uow.reject(
+            f"day.closed: business date {as_of.isoformat()} is not after the last closed date {closed.isoformat()}"
+        )
+        return
+    read = published = 0
+    after = ""
+    while True:
+        rows = (
+            await session.execute(
+                select(*state.ACCOUNT_COLUMNS)
+                .where(state.ACCOUNTS.c.wake_on <= as_of, state.ACCOUNTS.c.account_id > after)
+                .order_by(state.ACCOUNTS.c.account_id)
+                .limit(CHUNK)
+                .with_for_update()
+            )
+        ).all()
+        if not rows:
+            break
+        read += len(rows)
+        updates = []
+        history: list[dict[str, object]] = []
+        for row in rows:
+            account, changes = evaluate(state.account_from(row), as_of, scheme, cfg.charge_off_dpd)
+            published += _publish(uow, row.account_id, changes, history)
+            values = state.account_values(account, wake_on(account, as_of, scheme, cfg.charge_off_dpd))
+            del values["dues"]
+            updates.append({"b_account_id": row.account_id, **values})
+        await state.update_accounts(session, updates, with_dues=False)
+        await state.add_history(session, history)
+        after = rows[-1].account_id
+    await state.set_last_closed(session, as_of)
+    close_metrics.record(read, published)
+    log.info("day closed", as_of=as_of.isoformat(), accounts_read=read, published=published)
+
+
+def _publish(uow: UnitOfWork, account_id: str, changes: tuple[Change, ...], history: list[dict[str, object]]) -> int:
+    """Emit `changes` for the account (ids: the cause's id and `<kind>:<account_id>`); note bucket moves."""
+    for change in changes:
+        s = change.standing
+        if change.kind == "bucket_changed":
+            uow.emit(
+                "delinquency.bucket_changed",
+                outbound.BucketChanged(
+                    account_id=account_id,
+                    as_of=s.as_of,
+                    dpd=s.dpd,
+                    delinquent_since=s.delinquent_since,
+                    from_bucket=change.from_bucket,
+                    to_bucket=s.bucket,
+                    past_due_minor=s.past_due_minor,
+                ),
+                purpose=f"bucket:{account_id}",
+            )
+            history.append({"account_id": account_id, "as_of": s.as_of, "bucket": s.bucket})
+        elif change.kind == "dpd_changed":
+            uow.emit(
+                "delinquency.dpd_changed",
+                outbound.DpdChanged(
+                    account_id=account_id,
+                    as_of=s.as_of,
+                    dpd=s.dpd,
+                    delinquent_since=s.delinquent_since,
+                    past_due_minor=s.past_due_minor,
+                ),
+                purpose=f"dpd:{account_id}",
+            )
+        else:
+            uow.emit(
+                "delinquency.charged_off",
+                outbound.ChargedOff(account_id=account_id, as_of=s.as_of, dpd=s.dpd, past_due_minor=s.past_due_minor),
+                purpose=f"chargeoff:{account_id}",
+            )
+    return len(changes)

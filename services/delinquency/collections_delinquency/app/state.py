@@ -1,0 +1,124 @@
+"""Reading and writing delinquency's rows: accounts (as domain objects), the clock, bucket history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_delinquency.adapters.tables import OWN
+from collections_delinquency.domain.account import DelinquencyAccount
+from collections_delinquency.domain.standing import UnpaidDue
+
+ACCOUNTS = OWN["accounts"]
+CLOCK = OWN["clock"]
+HISTORY = OWN["history"]
+ACCOUNT_COLUMNS = (
+    ACCOUNTS.c.account_id,
+    ACCOUNTS.c.dues,
+    ACCOUNTS.c.bucket,
+    ACCOUNTS.c.delinquent_since,
+    ACCOUNTS.c.charged_off,
+)
+
+
+def encode_dues(dues: Sequence[UnpaidDue]) -> str:
+    """Dues as compact JSON `[["YYYY-MM-DD", unpaid_minor], ...]`, oldest first."""
+    return json.dumps([[d.due_date.isoformat(), d.unpaid_minor] for d in dues], separators=(",", ":"))
+
+
+def decode_dues(text: str) -> tuple[UnpaidDue, ...]:
+    """The inverse of `encode_dues`."""
+    return tuple(UnpaidDue(date.fromisoformat(on), minor) for on, minor in json.loads(text))
+
+
+def account_from(row: Row[Any, Any, Any, Any, Any]) -> DelinquencyAccount:
+    """A domain account from a row selected with ACCOUNT_COLUMNS."""
+    return DelinquencyAccount(decode_dues(row.dues), row.bucket, row.delinquent_since, row.charged_off)
+
+
+async def last_closed(session: AsyncSession, *, for_update: bool) -> date | None:
+    """The last closed business date, locking the clock row (shared, or exclusive for a close).
+
+    Lock order is always clock then accounts, so a close and a balance change never deadlock.
+    """
+    query = select(CLOCK.c.last_closed).where(CLOCK.c.id == 1)
+    query = query.with_for_update() if for_update else query.with_for_update(read=True)
+    value: date | None = await session.scalar(query)
+    return value
+
+
+async def set_last_closed(session: AsyncSession, as_of: date) -> None:
+    """Record `as_of` as the last closed business date."""
+    await session.execute(update(CLOCK).where(CLOCK.c.id == 1).values(last_closed=as_of))
+
+
+async def load_account(session: AsyncSession, account_id: str) -> DelinquencyAccount | None:
+    """The account's row (locked for update), or None when it was never seen."""
+    row = (
+        await session.execute(select(*ACCOUNT_COLUMNS).where(ACCOUNTS.c.account_id == account_id).with_for_update())
+    ).first()
+    return account_from(row) if row is not None else None
+
+
+def account_values(account: DelinquencyAccount, wake: date | None) -> dict[str, Any]:
+    """The row values of `account` (all but the key and `known_since`)."""
+    return {
+        "dues": encode_dues(account.dues),
+        "bucket": account.bucket,
+        "delinquent_since": account.delinquent_since,
+        "charged_off": account.charged_off,
+        "wake_on": wake,
+    }
+
+
+async def insert_account(
+    session: AsyncSession, account_id: str, account: DelinquencyAccount, wake: date | None, known_since: date | None
+) -> None:
+    """Store an account seen for the first time."""
+    await session.execute(
+        insert(ACCOUNTS).values(account_id=account_id, known_since=known_since, **account_values(account, wake))
+    )
+
+
+UPDATE_ACCOUNT = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.account_id == bindparam("b_account_id"))
+    .values(
+        dues=bindparam("dues"),
+        bucket=bindparam("bucket"),
+        delinquent_since=bindparam("delinquent_since"),
+        charged_off=bindparam("charged_off"),
+        wake_on=bindparam("wake_on"),
+    )
+)
+"""One statement for many accounts (executemany): rows are dicts of `account_values` plus `b_account_id`."""
+
+
+UPDATE_PUBLISHED = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.account_id == bindparam("b_account_id"))
+    .values(
+        bucket=bindparam("bucket"),
+        delinquent_since=bindparam("delinquent_since"),
+        charged_off=bindparam("charged_off"),
+        wake_on=bindparam("wake_on"),
+    )
+)
+"""A close changes no dues: only what was published and the next wake date (executemany)."""
+
+
+async def update_accounts(session: AsyncSession, rows: list[dict[str, Any]], *, with_dues: bool = True) -> None:
+    """Write many accounts in one executemany round (`with_dues=False`: published state and wake only)."""
+    if rows:
+        await session.execute(UPDATE_ACCOUNT if with_dues else UPDATE_PUBLISHED, rows)
+
+
+async def add_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append bucket changes (`account_id`, `as_of`, `bucket`) to the history."""
+    if rows:
+        await session.execute(insert(HISTORY), rows)
