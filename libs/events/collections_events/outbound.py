@@ -236,6 +236,34 @@ class CaseMoved(OutboundData):
     on_date: IsoDate | None = None
 
 
+class CaseMoveRequested(OutboundData):
+    """`legal.case_move_requested` (added command type): an agent asks legal's API to move a case.
+
+    Made at the API's edge (`api.command_event`) and run through legal's handler, so the request
+    is an event in legal's log; the resulting move is `legal.case_moved`.
+    """
+
+    case_id: Identifier
+    account_id: Identifier
+    to_state: str
+    actor: Identifier
+    note: str | None = None
+    court: str | None = None
+    docket_number: str | None = None
+    amount_minor: MinorUnits | None = None
+    on_date: IsoDate | None = None
+
+
+class CaseCloseRequested(OutboundData):
+    """`legal.case_close_requested` (added command type): an agent asks legal's API to close a case."""
+
+    case_id: Identifier
+    account_id: Identifier
+    reason: CaseCloseReason
+    actor: Identifier
+    note: str | None = None
+
+
 class EventRejected(OutboundData):
     """`system.event_rejected`: one inbound event that was invalid and changed nothing."""
 

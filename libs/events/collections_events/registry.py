@@ -48,6 +48,8 @@ _TYPES = [
     EventType("legal.case_opened", o.CaseOpened, "legal", False),
     EventType("legal.case_closed", o.CaseClosed, "legal", False),
     EventType("legal.case_moved", o.CaseMoved, "legal", False),
+    EventType("legal.case_move_requested", o.CaseMoveRequested, "legal", False),
+    EventType("legal.case_close_requested", o.CaseCloseRequested, "legal", False),
     EventType("system.event_rejected", o.EventRejected, "rejected", False),
 ]
 

@@ -1,0 +1,202 @@
+"""Legal's HTTP API: case lists, a case, its moves and closing, its evidence bundle (issue 5).
+
+Moves and closings are agents' commands: each becomes an event (`legal.case_move_requested`,
+`legal.case_close_requested`) run through the same handler as the Kafka path (`runtime.execute`),
+so the decision and its events are the same whichever way a command arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_events.api import command_event, get_runtime, get_session, service_app
+from collections_events.envelope import Envelope
+from collections_events.runtime.runtime import ServiceRuntime
+from collections_events.store.uow import ConcurrencyError
+from collections_events.validation import Rejection
+from collections_legal.adapters.tables import TABLES
+from collections_legal.app.evidence import evidence_bundle, evidence_csv
+from collections_legal.app.repository import CaseFilter, CaseRow, LegalRepository
+from collections_legal.app.state import AccountStore
+from collections_legal.domain.lifecycle import (
+    OPEN_STATES,
+    REQUIRED_FIELDS,
+    allowed_moves,
+    check_move,
+)
+
+SOURCE = "collections/legal/api"
+CaseState = Literal["referred", "demand_sent", "filed", "judgment", "enforcement", "closed"]
+Session = Annotated[AsyncSession, Depends(get_session)]
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+class MoveRequest(BaseModel):
+    """A move of a case to its next state; `court` and `docket_number` to file, `amount_minor` for a judgment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_state: Literal["demand_sent", "filed", "judgment", "enforcement"]
+    actor: str = Field(min_length=1, max_length=200)
+    note: str | None = None
+    court: str | None = None
+    docket_number: str | None = None
+    amount_minor: int | None = Field(default=None, ge=0, strict=True)
+    on_date: date | None = None
+
+
+class CloseRequest(BaseModel):
+    """An agent's closing of a case: `paid`, `settled` or `withdrawn` (the others are automatic)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["paid", "settled", "withdrawn"]
+    actor: str = Field(min_length=1, max_length=200)
+    note: str | None = None
+
+
+def create_api(runtime: ServiceRuntime) -> FastAPI:
+    """Legal's FastAPI app on `runtime` (health and readiness from `service_app`)."""
+    app = service_app(runtime, title="collections legal", description="Legal escalation: cases and evidence")
+
+    @app.get("/cases", tags=["cases"])
+    async def list_cases(
+        session: Session,
+        state: CaseState | None = None,
+        account_id: str | None = None,
+        opened_from: date | None = None,
+        opened_to: date | None = None,
+        dpd_min: Annotated[int | None, Query(ge=0)] = None,
+        dpd_max: Annotated[int | None, Query(ge=0)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Cases by opening date then id, filtered (all bounds inclusive), one page at a time."""
+        where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
+        rows, total = await LegalRepository(session, TABLES).list_cases(where, limit=limit, offset=offset)
+        next_offset = offset + len(rows) if offset + len(rows) < total else None
+        return {
+            "items": [r.to_json() for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": next_offset,
+        }
+
+    @app.get("/cases/{case_id}", tags=["cases"])
+    async def get_case(case_id: str, session: Session) -> dict[str, Any]:
+        """The case, its history and the moves it allows now."""
+        repo = LegalRepository(session, TABLES)
+        case = await _case(repo, case_id)
+        return _case_json(case, await repo.history(case_id))
+
+    @app.post("/cases/{case_id}/moves", tags=["cases"])
+    async def move(case_id: str, body: MoveRequest, request: Request, rt: Runtime) -> Any:
+        """Move the case one step; 409 with the allowed moves when the lifecycle forbids it."""
+        case = await _read_case(rt, case_id)
+        missing = [f for f in REQUIRED_FIELDS.get(body.to_state, ()) if getattr(body, f) in (None, "")]
+        if missing:
+            return _unprocessable(missing, f"required to move to {body.to_state}")
+        refused = check_move(case.state, body.to_state, body.model_dump())
+        if refused is not None:
+            return _conflict(case, refused.reason)
+        data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
+        return await _run(rt, request, "legal.case_move_requested", case, data)
+
+    @app.post("/cases/{case_id}/close", tags=["cases"])
+    async def close(case_id: str, body: CloseRequest, request: Request, rt: Runtime) -> Any:
+        """Close the case (paid, settled, withdrawn); 409 when it is already closed."""
+        case = await _read_case(rt, case_id)
+        if case.state not in OPEN_STATES:
+            return _conflict(case, f"a {case.state} case cannot be closed")
+        data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
+        return await _run(rt, request, "legal.case_close_requested", case, data)
+
+    @app.get("/cases/{case_id}/evidence", tags=["evidence"])
+    async def evidence(case_id: str, session: Session, rt: Runtime, format: Literal["json", "csv"] = "json") -> Any:
+        """The evidence bundle: case, history, trail with its chain verified, arrangements (or CSV)."""
+        bundle = await _bundle(session, rt, case_id)
+        if format == "csv":
+            return _csv(bundle, case_id)
+        return bundle
+
+    @app.get("/cases/{case_id}/evidence.csv", tags=["evidence"])
+    async def evidence_as_csv(case_id: str, session: Session, rt: Runtime) -> Response:
+        """The evidence bundle as one CSV table for a court filing."""
+        return _csv(await _bundle(session, rt, case_id), case_id)
+
+    return app
+
+
+async def _case(repo: LegalRepository, case_id: str) -> CaseRow:
+    case = await repo.case(case_id)
+    if case is None:
+        raise HTTPException(status_code=404, detail=f"no case {case_id}")
+    return case
+
+
+async def _read_case(rt: ServiceRuntime, case_id: str) -> CaseRow:
+    async with rt.db.sessions() as session:
+        return await _case(LegalRepository(session, TABLES), case_id)
+
+
+async def _bundle(session: AsyncSession, rt: ServiceRuntime, case_id: str) -> dict[str, Any]:
+    repo = LegalRepository(session, TABLES)
+    case = await _case(repo, case_id)
+    account, version = await AccountStore(rt.unit_of_work(session)).load(case.account_id)
+    return await evidence_bundle(repo, case, account if version else None)
+
+
+def _csv(bundle: dict[str, Any], case_id: str) -> Response:
+    return Response(
+        content=evidence_csv(bundle),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="case-{case_id}-evidence.csv"'},
+    )
+
+
+def _case_json(case: CaseRow, history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**case.to_json(), "allowed_moves": list(allowed_moves(case.state)), "history": history}
+
+
+def _conflict(case: CaseRow, reason: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=409,
+        content={"detail": reason, "state": case.state, "allowed_moves": list(allowed_moves(case.state))},
+    )
+
+
+def _unprocessable(fields: list[str], message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={"detail": [{"loc": ["body", f], "msg": message, "type": "missing"} for f in fields]},
+    )
+
+
+async def _run(rt: ServiceRuntime, request: Request, type_name: str, case: CaseRow, data: dict[str, Any]) -> Any:
+    """Run the command through the handler; answer with the case as it is after it."""
+    event = command_event(
+        type_name, case.account_id, data, source=SOURCE, traceparent=request.headers.get("traceparent")
+    )
+    if isinstance(event, Rejection):
+        return JSONResponse(status_code=422, content={"detail": event.reason})
+    try:
+        emitted: list[Envelope] = await rt.execute(event, "legal")
+    except ConcurrencyError:
+        return _conflict(await _read_case(rt, case.case_id), "the case changed meanwhile; read it and retry")
+    after = await _read_case(rt, case.case_id)
+    rejected = [e for e in emitted if e.type == "system.event_rejected"]
+    if rejected:
+        return _conflict(after, str(rejected[0].data.get("reason")))
+    async with rt.db.sessions() as session:
+        history = await LegalRepository(session, TABLES).history(case.case_id)
+    return {
+        **_case_json(after, history),
+        "events": [{"id": e.id, "type": e.type, "data": e.data} for e in emitted],
+    }

@@ -1,0 +1,132 @@
+"""Legal's handler for every event it consumes and every command of its API (behaviour.md, Legal).
+
+- `day.closed` D (a close at or before the last one is ignored): refer each account whose wake
+  date has come and that meets the rule at D, in account order.
+- Upstream facts (balance, flags, delinquency, promises, arrangements, contact records) update the
+  account's state and wake date; a cure closes its open case (`cured`, as of the event's `as_of`),
+  a `bankruptcy` or `deceased` flag closes it with that reason as of the last closed date.
+- Agents' commands (`legal.case_move_requested`, `legal.case_close_requested`) move or close a case
+  through the lifecycle; a refused one is answered with `system.event_rejected` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from sqlalchemy import Table
+
+from collections_events import inbound, outbound
+from collections_events.runtime.service import Handler
+from collections_events.store.uow import UnitOfWork
+from collections_events.validation import Event
+from collections_legal.app.cases import close_case, move_case, open_case
+from collections_legal.app.facts import fold_fact, is_cure
+from collections_legal.app.repository import LegalRepository
+from collections_legal.app.state import AccountStore, last_closed, set_last_closed
+from collections_legal.domain.account import apply_request
+from collections_legal.domain.lifecycle import check_close, check_move
+from collections_legal.domain.referral import Referral, decide_referral
+
+AUTO_CLOSE_FLAGS = frozenset({"bankruptcy", "deceased"})
+
+
+def make_handler(tables: Mapping[str, Table]) -> Handler:
+    """The handler bound to legal's tables (the adapters give them; the app never imports adapters)."""
+
+    async def handle(event: Event, uow: UnitOfWork) -> None:
+        repo = LegalRepository(uow.session, tables)
+        data = event.data
+        if isinstance(data, inbound.DayClosed):
+            await _close_day(uow, repo, data.as_of)
+        elif isinstance(data, outbound.CaseMoveRequested):
+            await _move(event, uow, repo, data)
+        elif isinstance(data, outbound.CaseCloseRequested):
+            await _close(event, uow, repo, data)
+        else:
+            await _fact(event, uow, repo)
+
+    return handle
+
+
+async def _close_day(uow: UnitOfWork, repo: LegalRepository, on: date) -> None:
+    previous = await last_closed(uow)
+    if previous is not None and on <= previous:
+        return
+    await set_last_closed(uow, on)
+    store = AccountStore(uow)
+    for account_id in await store.waking(on):
+        account, version = await store.load(account_id)
+        decision = decide_referral(account, on, store.rules)
+        if isinstance(decision, Referral):
+            account = await open_case(uow, repo, decision, account)
+        await store.save(account, version)
+
+
+async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:
+    data = event.data
+    account_id: str | None = getattr(data, "account_id", None)
+    if account_id is None:
+        return
+    store = AccountStore(uow)
+    account, version = await store.load(account_id)
+    before = account
+    account = fold_fact(account, event.type, data, event.envelope.time)
+
+    if isinstance(data, outbound.ContactRecorded):
+        kept = await repo.add_trail_record(event.envelope.data, data.as_of)
+        if kept and data.kind == "requested" and data.as_of is not None:
+            account = apply_request(account, data.as_of)
+
+    case = await repo.case(account.open_case_id) if account.open_case_id else None
+    if case is not None and case.state != "closed":
+        if is_cure(data) and isinstance(data, outbound.BucketChanged | outbound.DpdChanged):
+            if data.as_of >= case.opened_on:
+                account = await close_case(uow, repo, case, account, reason="cured", as_of=data.as_of)
+        elif (
+            isinstance(data, inbound.AccountFlagChanged)
+            and event.type == "account.flag_set"
+            and data.flag in AUTO_CLOSE_FLAGS
+        ):
+            as_of = await last_closed(uow) or case.opened_on
+            account = await close_case(uow, repo, case, account, reason=data.flag, as_of=as_of)
+    if account != before or version == 0:
+        await store.save(account, version)
+
+
+async def _move(event: Event, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseMoveRequested) -> None:
+    await _record_command(event, uow)
+    case = await repo.case(data.case_id)
+    if case is None or case.account_id != data.account_id:
+        uow.reject(f"case {data.case_id} is not a case of account {data.account_id}")
+        return
+    refused = check_move(case.state, data.to_state, data.model_dump())
+    if refused is not None:
+        uow.reject(f"{refused.reason}; allowed moves: {', '.join(refused.allowed) or 'none'}")
+        return
+    await move_case(uow, repo, case, data, await last_closed(uow))
+
+
+async def _close(event: Event, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseCloseRequested) -> None:
+    await _record_command(event, uow)
+    case = await repo.case(data.case_id)
+    if case is None or case.account_id != data.account_id:
+        uow.reject(f"case {data.case_id} is not a case of account {data.account_id}")
+        return
+    refused = check_close(case.state, data.reason)
+    if refused is not None:
+        uow.reject(f"{refused.reason}; allowed moves: {', '.join(refused.allowed) or 'none'}")
+        return
+    store = AccountStore(uow)
+    account, version = await store.load(case.account_id)
+    as_of = await last_closed(uow) or case.opened_on
+    account = await close_case(
+        uow, repo, case, account, reason=data.reason, as_of=as_of, actor=data.actor, note=data.note
+    )
+    await store.save(account, version)
+
+
+async def _record_command(event: Event, uow: UnitOfWork) -> None:
+    """Keep the agent's command in the account's stream of legal's log (who asked what, when)."""
+    stream = event.envelope.subject
+    await uow.append(stream, await uow.stream_version(stream), [event.envelope])
