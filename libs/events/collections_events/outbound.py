@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from collections_events.fields import Count, Identifier, Instant, IsoDate, MinorUnits
-from collections_events.inbound import Channel, Installment, Outcome
+from collections_events.inbound import ArrangementTerms, Channel, Installment, Outcome
 
 SuppressionReason = Literal[
     "frequency_cap",
@@ -262,6 +262,21 @@ class CaseCloseRequested(OutboundData):
     reason: CaseCloseReason
     actor: Identifier
     note: str | None = None
+
+
+class ArrangementRequested(ArrangementTerms):
+    """`outreach.arrangement_requested` (added command type): an agent proposes a plan or settlement
+    through outreach's API. Never published: `ServiceRuntime.execute` hands it to outreach's handler,
+    which answers with `outreach.arrangement_made` or `outreach.arrangement_declined`.
+
+    `occurred_at` is when it was agreed (the API fills in the command's time when the agent gives
+    none); `made_on` is its date in the customer's timezone. Same validation as a result's
+    `arrangement` (ValueError: no installments, an unknown kind, a non-positive amount, `due_on` not
+    strictly increasing).
+    """
+
+    account_id: Identifier
+    occurred_at: Instant
 
 
 class EventRejected(OutboundData):

@@ -51,6 +51,7 @@ _TYPES = [
     EventType("legal.case_move_requested", o.CaseMoveRequested, "legal", False),
     EventType("legal.case_close_requested", o.CaseCloseRequested, "legal", False),
     EventType("system.event_rejected", o.EventRejected, "rejected", False),
+    EventType("outreach.arrangement_requested", o.ArrangementRequested, "outreach", False),
 ]
 
 EVENT_TYPES: dict[str, EventType] = {t.name: t for t in _TYPES}

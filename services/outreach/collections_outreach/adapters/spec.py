@@ -1,0 +1,28 @@
+"""Outreach as the runtime runs it: tables, migrations, subscriptions, handler, API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections_events.runtime.service import ServiceSpec, Subscription
+from collections_outreach.adapters.api import create_api
+from collections_outreach.adapters.tables import TABLES, metadata
+from collections_outreach.app.handlers import handle
+
+SPEC = ServiceSpec(
+    name="outreach",
+    metadata=metadata,
+    tables=TABLES,
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=(
+        Subscription("accounts"),
+        Subscription("clock", frozenset({"day.closed"})),
+        Subscription("delinquency", frozenset({"delinquency.bucket_changed", "delinquency.dpd_changed"})),
+        Subscription("results", frozenset({"contact.result_reported"})),
+        Subscription("legal", frozenset({"legal.case_opened", "legal.case_closed"})),
+        Subscription("payments", frozenset({"payment.received", "payment.reversed"})),
+        Subscription("billing", frozenset({"payment.due"})),
+    ),
+    handle=handle,
+    create_api=create_api,
+)

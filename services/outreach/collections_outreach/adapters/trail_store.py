@@ -1,0 +1,60 @@
+"""Reading and appending the contact trail (`contact_trail` table); verifying an account's chain.
+
+Only INSERT and SELECT: the database refuses anything else on this table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collections_events.audit_chain import ChainVerdict, verify_chain
+from collections_outreach.adapters.tables import TRAIL
+from collections_outreach.domain.trail import ChainHead
+
+FIELDS = (
+    "record_id",
+    "account_id",
+    "attempt_id",
+    "kind",
+    "channel",
+    "outcome",
+    "occurred_at",
+    "as_of",
+    "sequence",
+    "prev_hash",
+    "hash",
+)
+
+
+async def chain_head(session: AsyncSession, account_id: str) -> ChainHead:
+    """The newest record's sequence and hash (sequence 0 and 64 zeros for an empty trail)."""
+    row = (
+        await session.execute(
+            select(TRAIL.c.sequence, TRAIL.c.hash)
+            .where(TRAIL.c.account_id == account_id)
+            .order_by(TRAIL.c.sequence.desc())
+            .limit(1)
+        )
+    ).first()
+    return ChainHead(row.sequence, row.hash) if row else ChainHead()
+
+
+async def append_record(session: AsyncSession, record: dict[str, Any]) -> None:
+    """Insert one record (the data of an `outreach.contact_recorded`)."""
+    await session.execute(insert(TRAIL).values(**{k: record[k] for k in FIELDS}))
+
+
+async def read_trail(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:
+    """The account's records, oldest first, with exactly the fields of `outreach.contact_recorded`."""
+    rows = await session.execute(
+        select(*(TRAIL.c[k] for k in FIELDS)).where(TRAIL.c.account_id == account_id).order_by(TRAIL.c.sequence)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def verify_trail(session: AsyncSession, account_id: str) -> ChainVerdict:
+    """Recompute the account's chain; the verdict names the first record that does not match."""
+    return verify_chain(await read_trail(session, account_id))

@@ -1,0 +1,105 @@
+"""Outreach's handler for every event it consumes (behaviour.md, Outreach and Arrangements;
+docs/decisions/0001 for the order-free rules).
+
+Accounts, billing, payments, results and legal events fold into the account's snapshot; delinquency
+events move the episode; `day.closed` D evaluates every account whose snapshot wakes on or before D.
+An account is evaluated with its steps at most once per business date, when outreach knows both
+that D closed and its delinquency as of D (whichever arrives second).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import structlog
+
+from collections_events import inbound, outbound
+from collections_events.store.uow import UnitOfWork
+from collections_events.validation import Event
+from collections_outreach.app import publish
+from collections_outreach.app.results import on_arrangement, on_result
+from collections_outreach.app.store import CLOCK_STREAM, last_closed, load_account, record_close, save_account
+from collections_outreach.domain import account as fold
+from collections_outreach.domain.evaluate import evaluate
+from collections_outreach.domain.payments import apply_payment, apply_reversal
+from collections_outreach.domain.state import AccountState
+
+log = structlog.get_logger("collections.outreach")
+
+
+async def handle(event: Event, uow: UnitOfWork) -> None:
+    """Fold `event` into outreach's state and publish what it decides."""
+    data = event.data
+    if isinstance(data, inbound.DayClosed):
+        await close_day(uow, data.as_of)
+        return
+    account_id: str | None = getattr(data, "account_id", None)
+    if account_id is None:
+        return
+    loaded = await load_account(uow, account_id)
+    state = await _apply(uow, event, loaded.state)
+    await save_account(uow, loaded, state)
+
+
+async def _apply(uow: UnitOfWork, event: Event, state: AccountState) -> AccountState:
+    data = event.data
+    kind = event.type
+    if isinstance(data, inbound.AccountOpened):
+        return fold.apply_opened(state, event.envelope.data)
+    if isinstance(data, inbound.AccountContactsUpdated):
+        return fold.apply_contacts_updated(state, event.envelope.data)
+    if isinstance(data, inbound.AccountFlagChanged):
+        return fold.apply_flag(state, data.flag, kind == "account.flag_set")
+    if isinstance(data, inbound.PaymentDue):
+        return fold.apply_statement(state, data.due_id, data.due_date, data.statement_balance_minor)
+    if isinstance(data, inbound.PaymentReceived):
+        state, outcome = apply_payment(state, data.payment_id, data.amount_minor, data.received_on)
+        for promise in outcome.kept:
+            publish.promise_event(uow, "outreach.promise_kept", state.account_id, promise)
+        if outcome.completed is not None:
+            publish.arrangement_completed(uow, state.account_id, outcome.completed)
+        return state
+    if isinstance(data, inbound.PaymentReversed):
+        return apply_reversal(state, data.payment_id)
+    if isinstance(data, outbound.BucketChanged | outbound.DpdChanged):
+        return await _delinquency(uow, state, data.delinquent_since, data.as_of)
+    if isinstance(data, outbound.CaseOpened | outbound.CaseClosed):
+        return fold.apply_case(state, data.case_id, data.as_of, kind == "legal.case_opened")
+    if isinstance(data, inbound.ContactResultReported):
+        return await on_result(uow, state, data)
+    if isinstance(data, outbound.ArrangementRequested):
+        return on_arrangement(uow, state, data, data.occurred_at)
+    return state
+
+
+async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None, as_of: date) -> AccountState:
+    """Take delinquency's `delinquent_since`; a cure keeps the unsettled promises; an episode that
+    starts as of an already closed date is evaluated at once as of the last close (window D+1)."""
+    state, change = fold.apply_delinquency(state, since)
+    for promise in change.kept:
+        publish.promise_event(uow, "outreach.promise_kept", state.account_id, promise)
+    if change.started:
+        closed = await last_closed(uow)
+        if closed is not None and as_of <= closed and (state.evaluated_on is None or state.evaluated_on < closed):
+            state, result = evaluate(state, closed, uow.config.outreach)
+            await publish.evaluation(uow, state.account_id, result)
+    return state
+
+
+async def close_day(uow: UnitOfWork, as_of: date) -> None:
+    """`day.closed` D: evaluate every account whose snapshot wakes on or before D (an indexed select).
+
+    A close of a date on or before the last closed one changes nothing.
+    """
+    closed = await last_closed(uow)
+    if closed is not None and as_of <= closed:
+        log.info("day.closed ignored: not after the last close", as_of=as_of.isoformat())
+        return
+    await record_close(uow, as_of)
+    woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]
+    for account_id in woken:
+        loaded = await load_account(uow, account_id)
+        state, result = evaluate(loaded.state, as_of, uow.config.outreach)
+        await publish.evaluation(uow, account_id, result)
+        await save_account(uow, loaded, state)
+    log.info("day closed", as_of=as_of.isoformat(), accounts=len(woken))

@@ -1,0 +1,161 @@
+"""Turning the domain's decisions into published events (and trail records) in a unit of work.
+
+Purposes (docs/decisions/0004) carry the account and the step or promise/arrangement id, because a
+day close decides for many accounts under one cause.
+"""
+
+from __future__ import annotations
+
+from collections_events import outbound
+from collections_events.ids import derive_id
+from collections_events.store.uow import UnitOfWork
+from collections_outreach.adapters.trail_store import append_record, chain_head
+from collections_outreach.domain.arrangements import Breach
+from collections_outreach.domain.evaluate import ContactDecision, Evaluation
+from collections_outreach.domain.state import Arrangement, Promise
+from collections_outreach.domain.trail import make_record
+
+
+def cause_id(uow: UnitOfWork) -> str:
+    """The id of the event being handled."""
+    assert uow.cause is not None
+    cause: str = uow.cause.id
+    return cause
+
+
+def promise_event(uow: UnitOfWork, type_name: str, account_id: str, promise: Promise) -> None:
+    """`outreach.promise_recorded` / `_kept` / `_broken` for `promise`."""
+    uow.emit(
+        type_name,
+        outbound.PromiseEvent(
+            promise_id=promise.promise_id,
+            account_id=account_id,
+            amount_minor=promise.amount_minor,
+            promised_on=promise.promised_on,
+        ),
+        purpose=f"{type_name}:{promise.promise_id}",
+    )
+
+
+def arrangement_completed(uow: UnitOfWork, account_id: str, arrangement: Arrangement) -> None:
+    """`outreach.arrangement_completed` (the ledger then waives a settlement's remainder)."""
+    uow.emit(
+        "outreach.arrangement_completed",
+        outbound.ArrangementCompleted(
+            arrangement_id=arrangement.arrangement_id,
+            account_id=account_id,
+            kind=arrangement.kind,
+            made_on=arrangement.made_on,
+            paid_minor=arrangement.counted_minor,
+        ),
+        purpose=f"arrangement_completed:{arrangement.arrangement_id}",
+    )
+
+
+def arrangement_broken(uow: UnitOfWork, account_id: str, breach: Breach) -> None:
+    """`outreach.arrangement_broken` as of the close that broke it."""
+    uow.emit(
+        "outreach.arrangement_broken",
+        outbound.ArrangementBroken(
+            arrangement_id=breach.arrangement.arrangement_id,
+            account_id=account_id,
+            as_of=breach.as_of,
+            installment=breach.installment,
+            due_on=breach.due_on,
+            paid_minor=breach.paid_minor,
+            expected_minor=breach.expected_minor,
+        ),
+        purpose=f"arrangement_broken:{breach.arrangement.arrangement_id}",
+    )
+
+
+async def record_contact(
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    record_id: str,
+    attempt_id: str | None,
+    kind: str,
+    channel: str,
+    outcome: str | None,
+    occurred_at: str,
+    as_of: str | None,
+    purpose: str,
+) -> outbound.ContactRecorded:
+    """Append one record to the account's trail and publish it as `outreach.contact_recorded`."""
+    head = await chain_head(uow.session, account_id)
+    record = make_record(
+        head,
+        record_id=record_id,
+        account_id=account_id,
+        attempt_id=attempt_id,
+        kind=kind,
+        channel=channel,
+        outcome=outcome,
+        occurred_at=occurred_at,
+        as_of=as_of,
+    )
+    data = outbound.ContactRecorded.model_validate(record)
+    await append_record(uow.session, record)
+    uow.emit("outreach.contact_recorded", data, purpose=purpose)
+    return data
+
+
+async def contact_decision(uow: UnitOfWork, account_id: str, decision: ContactDecision) -> None:
+    """A fired step: `outreach.contact_suppressed`, or `outreach.contact_requested` and its record."""
+    step = decision.step
+    if decision.reason is not None:
+        uow.emit(
+            "outreach.contact_suppressed",
+            outbound.ContactSuppressed(
+                account_id=account_id,
+                channel=step.channel,
+                template=step.template,
+                step=step.id,
+                reason=decision.reason,
+                as_of=decision.as_of,
+            ),
+            purpose=f"suppressed:{step.id}:{account_id}",
+        )
+        return
+    cause = cause_id(uow)
+    attempt_id = derive_id(cause, f"attempt:{account_id}:{step.id}")
+    assert decision.destination is not None
+    uow.emit(
+        "outreach.contact_requested",
+        outbound.ContactRequested(
+            attempt_id=attempt_id,
+            account_id=account_id,
+            channel=step.channel,
+            template=step.template,
+            destination=decision.destination,
+            not_before=decision.window.not_before,
+            not_after=decision.window.not_after,
+            step=step.id,
+            as_of=decision.as_of,
+        ),
+        purpose=f"request:{step.id}:{account_id}",
+    )
+    assert uow.cause is not None
+    await record_contact(
+        uow,
+        account_id=account_id,
+        record_id=derive_id(cause, f"record:{account_id}:{step.id}"),
+        attempt_id=attempt_id,
+        kind="requested",
+        channel=step.channel,
+        outcome=None,
+        occurred_at=uow.cause.time,
+        as_of=decision.as_of.isoformat(),
+        purpose=f"recorded:{step.id}:{account_id}",
+    )
+
+
+async def evaluation(uow: UnitOfWork, account_id: str, result: Evaluation) -> None:
+    """Publish one close's decisions for one account, in the spec's order."""
+    for promise in result.broken_promises:
+        promise_event(uow, "outreach.promise_broken", account_id, promise)
+    if result.breach is not None:
+        arrangement_broken(uow, account_id, result.breach)
+    for decision in result.contacts:
+        await contact_decision(uow, account_id, decision)

@@ -1,0 +1,83 @@
+"""Contact results and arrangements: the trail, right-party cooldowns, promises, plans and settlements.
+
+behaviour.md (Outreach; Arrangements). A result's day (a promise's day, an arrangement's `made_on`,
+a cooldown's first day) is its `occurred_at` in the customer's timezone (UTC while the account is
+unknown). Acceptance of an arrangement is decided when it arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from collections_events import inbound, outbound
+from collections_events.ids import derive_id
+from collections_events.store.uow import UnitOfWork
+from collections_outreach.app import publish
+from collections_outreach.domain.arrangements import decline_reason, make_arrangement
+from collections_outreach.domain.promises import record_promise
+from collections_outreach.domain.state import AccountState
+from collections_outreach.domain.suppression import timezone_of
+from collections_outreach.domain.window import local_date
+
+
+async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactResultReported) -> AccountState:
+    """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement."""
+    cause = publish.cause_id(uow)
+    await publish.record_contact(
+        uow,
+        account_id=data.account_id,
+        record_id=derive_id(cause, "record"),
+        attempt_id=data.attempt_id,
+        kind="result",
+        channel=data.channel,
+        outcome=data.outcome,
+        occurred_at=data.occurred_at,
+        as_of=None,
+        purpose="recorded",
+    )
+    if data.outcome == "answered_rpc":
+        state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at))
+    day = local_date(data.occurred_at, timezone_of(state))
+    if data.promise is not None:
+        state, promise = record_promise(
+            state, derive_id(cause, "promise"), data.promise.amount_minor, data.promise.promised_on, day
+        )
+        publish.promise_event(uow, "outreach.promise_recorded", data.account_id, promise)
+        if promise.status == "kept":
+            publish.promise_event(uow, "outreach.promise_kept", data.account_id, promise)
+    if data.arrangement is not None:
+        state = on_arrangement(uow, state, data.arrangement, data.occurred_at)
+    return state
+
+
+def on_arrangement(
+    uow: UnitOfWork, state: AccountState, terms: inbound.ArrangementTerms, occurred_at: str
+) -> AccountState:
+    """Accept (`outreach.arrangement_made`) or decline (`outreach.arrangement_declined`) an arrangement."""
+    made_on = local_date(occurred_at, timezone_of(state))
+    installments = [(i.due_on, i.amount_minor) for i in terms.installments]
+    reason = decline_reason(state, terms.kind, installments, made_on, uow.config.outreach.arrangements)
+    if reason is not None:
+        uow.emit(
+            "outreach.arrangement_declined",
+            outbound.ArrangementDeclined(account_id=state.account_id, kind=terms.kind, reason=reason),
+            purpose="arrangement_declined",
+        )
+        return state
+    arrangement_id = derive_id(publish.cause_id(uow), "arrangement")
+    state, arrangement = make_arrangement(state, arrangement_id, terms.kind, installments, made_on)
+    uow.emit(
+        "outreach.arrangement_made",
+        outbound.ArrangementMade(
+            arrangement_id=arrangement_id,
+            account_id=state.account_id,
+            kind=terms.kind,
+            installments=list(terms.installments),
+            total_minor=terms.total_minor,
+            made_on=made_on,
+        ),
+        purpose="arrangement_made",
+    )
+    if arrangement.status == "completed":
+        publish.arrangement_completed(uow, state.account_id, arrangement)
+    return state

@@ -1,0 +1,81 @@
+"""Loading and saving an account's state (its snapshot) and the clock, inside one unit of work.
+
+The snapshot's `wake_on` is the first close that needs the account (domain.evaluate.wake_on), so a
+close selects only those accounts through the index. The `treatment` index follows the episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, insert, update
+
+from collections_events.store.uow import UnitOfWork
+from collections_outreach.adapters.tables import TREATMENT
+from collections_outreach.domain.evaluate import wake_on
+from collections_outreach.domain.state import AccountState, from_json, to_json
+
+CLOCK_STREAM = "$clock"
+"""The snapshot holding the last closed business date (never woken: wake_on is null)."""
+
+
+@dataclass
+class Loaded:
+    """An account's state as loaded, its snapshot version, and the state as it was."""
+
+    state: AccountState
+    version: int
+    before: AccountState
+
+
+async def load_account(uow: UnitOfWork, account_id: str) -> Loaded:
+    """The account's state (a fresh one when outreach has heard nothing of it yet)."""
+    snapshot = await uow.load(account_id)
+    if snapshot is None:
+        fresh = AccountState(account_id=account_id)
+        return Loaded(fresh, 0, fresh)
+    state = from_json(snapshot.state)
+    return Loaded(state, snapshot.version, state)
+
+
+async def save_account(uow: UnitOfWork, loaded: Loaded, state: AccountState) -> None:
+    """Store `state` (when it changed) with its wake date; keep the treatment index in step."""
+    if state == loaded.before and loaded.version:
+        return
+    await uow.save(
+        state.account_id,
+        to_json(state),
+        expected_version=loaded.version,
+        wake_on=wake_on(state, uow.config.outreach.arrangements.grace_days),
+    )
+    old, new = loaded.before.delinquent_since, state.delinquent_since
+    if old == new:
+        return
+    if old is None and new is not None:
+        await uow.session.execute(insert(TREATMENT).values(account_id=state.account_id, delinquent_since=new))
+    elif new is None:
+        await uow.session.execute(delete(TREATMENT).where(TREATMENT.c.account_id == state.account_id))
+    else:
+        await uow.session.execute(
+            update(TREATMENT).where(TREATMENT.c.account_id == state.account_id).values(delinquent_since=new)
+        )
+
+
+async def last_closed(uow: UnitOfWork) -> date | None:
+    """The last business date closed (None before the first close)."""
+    snapshot = await uow.load(CLOCK_STREAM)
+    if snapshot is None or not snapshot.state.get("last_closed"):
+        return None
+    return date.fromisoformat(snapshot.state["last_closed"])
+
+
+async def record_close(uow: UnitOfWork, as_of: date) -> None:
+    """Remember that business date `as_of` has closed."""
+    snapshot = await uow.load(CLOCK_STREAM)
+    await uow.save(
+        CLOCK_STREAM,
+        {"last_closed": as_of.isoformat()},
+        expected_version=snapshot.version if snapshot else 0,
+        wake_on=None,
+    )
