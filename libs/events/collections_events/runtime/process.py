@@ -12,9 +12,9 @@ OTEL_EXPORTER_OTLP_ENDPOINT, KAFKA_PARTITIONS (3, for topics it creates), KAFKA_
 (min(3, brokers)), KAFKA_SESSION_TIMEOUT_MS (10000), and KAFKA_SECURITY_PROTOCOL /
 KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD.
 
-Test hook: COLLECTIONS_TEST_CRASH_AFTER_COMMIT=<event id> makes the process kill itself
-(`os._exit(137)`, as SIGKILL would) right after the database commit of the batch holding that
-event and before its offset commit. Only the crash-recovery tests set it.
+Test hook: COLLECTIONS_TEST_CRASH_AFTER_COMMIT=<event id> makes the process SIGKILL itself right
+after the database commit of the batch holding that event and before its offset commit (nothing
+is flushed, nothing is cleaned up). Only the crash-recovery tests set it; never set it in production.
 """
 
 from __future__ import annotations
@@ -258,8 +258,8 @@ class ServiceProcess:
             parsed = delivery.parsed
             parsed_id = parsed.id if isinstance(parsed, Event) else parsed.event_id
             if parsed_id == self._crash_after:
-                log.warning("test hook: crashing after the database commit", event_id=parsed_id)
-                os._exit(137)
+                log.warning("test hook: killing this process after the database commit", event_id=parsed_id)
+                os.kill(os.getpid(), signal.SIGKILL)
 
     async def _dead_letter(self, letter: DeadLetter, record: ConsumerRecord[bytes, bytes]) -> None:
         """Copy the message untouched to `<topic>.dlq`, retrying until Kafka takes it or we stop."""
