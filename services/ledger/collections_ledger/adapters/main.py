@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
+from collections_events.runtime.process import service_main
 from collections_ledger.adapters.spec import SPEC
 
 
 def main() -> None:
-    """Run the ledger service on Kafka and PostgreSQL.
-
-    The process runner lives in `collections_events.runtime.process` (built by the platform's lead);
-    until it exists this command says so and exits non-zero.
-    """
-    try:
-        process = importlib.import_module("collections_events.runtime.process")
-    except ModuleNotFoundError:
-        raise SystemExit("collections-ledger: the Kafka process runner is not built yet") from None
-    process.service_main(SPEC)
+    """`collections-ledger migrate|run` (environment: see `collections_events.runtime.process`)."""
+    service_main(SPEC)
