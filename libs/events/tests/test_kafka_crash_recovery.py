@@ -71,8 +71,8 @@ async def table_state(url: str) -> dict[str, Any]:
         await engine.dispose()
 
 
-async def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while not await condition():
         if time.monotonic() > deadline:
             raise TimeoutError(what)
