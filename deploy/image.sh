@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `make image`: build deploy/Dockerfile here, without a Docker engine.
+#
+#   deploy/image.sh            build localhost/collections-platform:<version> (and :<version>-<git sha>)
+#   deploy/image.sh base       only (re)build the Debian base image
+#   deploy/image.sh smoke      run the built image's console scripts once (no network, read-only check)
+#   deploy/image.sh export F   write the image as an OCI archive F (for `skopeo copy`/`podman load`)
+#
+# How: mmdebstrap makes a minimal Debian bookworm root filesystem holding python3.11 from Debian's
+# packages (the apt sources of this machine are reused, so it works where only Debian's mirror is
+# reachable); buildah imports it as localhost/collections-base:bookworm-py311, then builds the
+# Dockerfile FROM it (vfs storage, chroot isolation: no daemon, no overlay mounts, no user namespaces).
+# Elsewhere the same Dockerfile builds FROM python:3.11-slim-bookworm (its default BASE_IMAGE).
+#
+# Cached under $COLLECTIONS_CACHE (default ~/.cache/collections): the base tarball and buildah's
+# storage (so the dependency layer is reused until uv.lock changes). FORCE_BASE=1 rebuilds the base.
+#
+# Env: IMAGE_NAME (default localhost/collections-platform), IMAGE_TAG (default: version in pyproject.toml),
+#      BUILDAH_ROOT (default $COLLECTIONS_CACHE/containers/storage).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+LOG_TAG=image
+# shellcheck source=local/_lib.sh
+source "$HERE/local/_lib.sh"
+
+CACHE="${COLLECTIONS_CACHE:-$HOME/.cache/collections}"
+BASE_IMAGE="localhost/collections-base:bookworm-py311"
+BASE_PACKAGES="python3.11,python3.11-venv,ca-certificates,tzdata,passwd"
+BASE_TAR="$CACHE/image/base-bookworm-py311.tar"
+IMAGE_NAME="${IMAGE_NAME:-localhost/collections-platform}"
+VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -n1)"
+IMAGE_TAG="${IMAGE_TAG:-$VERSION}"
+BUILDAH_ROOT="${BUILDAH_ROOT:-$CACHE/containers/storage}"
+BUILDAH_RUNROOT="${BUILDAH_RUNROOT:-/tmp/collections-containers-run}"
+
+bah() { buildah --root "$BUILDAH_ROOT" --runroot "$BUILDAH_RUNROOT" --storage-driver vfs "$@"; }
+
+ensure_tools() {
+  local missing=()
+  command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+  command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+}
+
+# The apt sources mmdebstrap uses: this machine's own (deb822 or one-line), else Debian's default mirror.
+apt_sources() {
+  if [[ -s /etc/apt/sources.list.d/debian.sources ]]; then echo /etc/apt/sources.list.d/debian.sources
+  elif [[ -s /etc/apt/sources.list ]] && grep -q '^deb ' /etc/apt/sources.list; then echo /etc/apt/sources.list
+  else echo ""
+  fi
+}
+
+build_base() {
+  if [[ "${FORCE_BASE:-0}" != 1 ]] && bah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
+    log "base $BASE_IMAGE present (FORCE_BASE=1 rebuilds it)"
+    return 0
+  fi
+  mkdir -p "$(dirname "$BASE_TAR")"
+  if [[ "${FORCE_BASE:-0}" == 1 || ! -s "$BASE_TAR" ]]; then
+    local sources t0=$SECONDS
+    sources="$(apt_sources)"
+    log "mmdebstrap bookworm ($BASE_PACKAGES) -> $BASE_TAR"
+    # shellcheck disable=SC2086 # $sources is empty or one path
+    mmdebstrap --variant=minbase --format=tar --include="$BASE_PACKAGES" \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+      bookworm "$BASE_TAR.part" $sources >&2
+    mv "$BASE_TAR.part" "$BASE_TAR"
+    log "base tarball in $((SECONDS - t0)) s ($(du -sh "$BASE_TAR" | cut -f1))"
+  fi
+  local ctr
+  ctr="$(bah from scratch)"
+  bah add "$ctr" "$BASE_TAR" / >/dev/null
+  bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
+    --cmd /bin/bash --label org.opencontainers.image.title=collections-base "$ctr"
+  bah commit --rm "$ctr" "$BASE_IMAGE" >/dev/null
+  log "committed $BASE_IMAGE"
+}
+
+build_image() {
+  local sha t0=$SECONDS
+  sha="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  log "buildah build $IMAGE_NAME:$IMAGE_TAG (FROM $BASE_IMAGE)"
+  bah build --isolation chroot --layers \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --label "org.opencontainers.image.revision=$sha" \
+    --label "org.opencontainers.image.version=$VERSION" \
+    -f "$HERE/Dockerfile" -t "$IMAGE_NAME:$IMAGE_TAG" -t "$IMAGE_NAME:$IMAGE_TAG-$sha" "$ROOT" >&2
+  log "built $IMAGE_NAME:$IMAGE_TAG in $((SECONDS - t0)) s"
+  echo "$IMAGE_NAME:$IMAGE_TAG"
+}
+
+# Run each console script's --help inside the image, as its non-root user.
+smoke() {
+  local ctr svc
+  ctr="$(bah from "$IMAGE_NAME:$IMAGE_TAG")"
+  trap 'bah rm "$ctr" >/dev/null' RETURN
+  for svc in collections collections-ledger collections-delinquency collections-outreach collections-legal; do
+    bah run --isolation chroot --user 10001:10001 "$ctr" -- "$svc" --help >/dev/null ||
+      die "$svc --help failed inside the image"
+  done
+  [[ "$(bah run --isolation chroot "$ctr" -- id -u)" == 10001 ]] || die "image does not run as uid 10001"
+  log "smoke ok: five console scripts answer as uid 10001"
+}
+
+case "${1:-build}" in
+  build) ensure_tools; build_base; build_image ;;
+  base) ensure_tools; build_base ;;
+  smoke) smoke ;;
+  export)
+    [[ -n "${2:-}" ]] || die "usage: $0 export FILE.tar"
+    bah push "$IMAGE_NAME:$IMAGE_TAG" "oci-archive:$2:$IMAGE_NAME:$IMAGE_TAG" >&2
+    echo "$2"
+    ;;
+  *) echo "usage: $0 [build|base|smoke|export FILE]" >&2; exit 2 ;;
+esac

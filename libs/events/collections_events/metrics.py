@@ -1,0 +1,349 @@
+"""Prometheus metrics for every service, through the OpenTelemetry metrics SDK (issue 8, point 4).
+
+One `PlatformMetrics` per process, made by `setup_metrics(service)`; `/metrics` serves its registry
+(`add_metrics_route(app)`). Names follow OpenTelemetry's messaging semantic conventions where they
+exist (`messaging.process.duration`, `messaging.client.consumed.messages`,
+`messaging.client.sent.messages`, `messaging.client.operation.duration`), the platform's own are
+`collections.*`. The Prometheus exporter turns dots into underscores, appends the unit (`_seconds`)
+and `_total` to counters; `PROMETHEUS_NAMES` lists the exported names that dashboards and alert rules
+may use (tests/deploy checks them). Every series carries `service_name` (`collections-<service>`).
+
+Attributes are low-cardinality on purpose: topic, partition, consumer group, event type, outcome,
+channel, reason. Never an account id or anything personal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+MESSAGING_SYSTEM = "kafka"
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""Seconds; the boundaries OpenTelemetry's messaging conventions advise for durations."""
+DAY_CLOSE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+"""Seconds; a day close handles every account that changes bucket that day, so it may take minutes."""
+
+OUTCOMES = ("processed", "duplicate", "ignored", "rejected", "dead_lettered", "failed")
+"""Values of `collections.outcome` on consumed messages: handled and committed; already in the inbox;
+not a type this service wants; invalid (system.event_rejected); copied to `<topic>.dlq`; the
+transaction failed (it will be retried)."""
+
+PROMETHEUS_NAMES = frozenset(
+    {
+        "messaging_client_consumed_messages_total",
+        "messaging_client_sent_messages_total",
+        "messaging_process_duration_seconds",
+        "messaging_client_operation_duration_seconds",
+        "collections_consumer_lag",
+        "collections_outbox_backlog",
+        "collections_outbox_oldest_age_seconds",
+        "collections_dead_lettered_total",
+        "collections_rejected_total",
+        "collections_bucket_transitions_total",
+        "collections_accounts_in_bucket",
+        "collections_charge_offs_total",
+        "collections_contacts_requested_total",
+        "collections_contacts_suppressed_total",
+        "collections_contact_results_total",
+        "collections_promises_total",
+        "collections_arrangements_total",
+        "collections_cases_total",
+        "collections_day_close_duration_seconds",
+        "collections_call_cap_usage",
+        "collections_call_cap_limit",
+    }
+)
+"""Every metric family name this module exports (histograms also give `_bucket`, `_sum`, `_count`)."""
+
+_ARRANGEMENT_EVENTS = {
+    "outreach.arrangement_made": "made",
+    "outreach.arrangement_declined": "declined",
+    "outreach.arrangement_broken": "broken",
+    "outreach.arrangement_completed": "completed",
+}
+_PROMISE_EVENTS = {
+    "outreach.promise_recorded": "recorded",
+    "outreach.promise_kept": "kept",
+    "outreach.promise_broken": "broken",
+}
+
+
+class PlatformMetrics:
+    """The instruments of one service process and the registry `/metrics` serves.
+
+    Methods are cheap and never raise for a metric's sake; durations are seconds (float).
+    """
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._reader = PrometheusMetricReader(
+            disable_target_info=True,
+            scope_info_enabled=False,
+            resource_attribute_filter=lambda key: key == "service.name",
+            registry=self.registry,
+        )
+        self.provider = MeterProvider(
+            metric_readers=[self._reader],
+            resource=Resource.create({"service.name": f"collections-{service}"}),
+        )
+        meter = self.provider.get_meter("collections_events.metrics")
+        # OpenTelemetry messaging conventions.
+        self.consumed = meter.create_counter(
+            "messaging.client.consumed.messages",
+            unit="{message}",
+            description="Messages the consumer handed to the handler",
+        )
+        self.sent = meter.create_counter(
+            "messaging.client.sent.messages", unit="{message}", description="Messages the outbox relay sent to Kafka"
+        )
+        self.process_duration = meter.create_histogram(
+            "messaging.process.duration",
+            unit="s",
+            description="Handling one message: inbox, handler and commit, in one transaction",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.operation_duration = meter.create_histogram(
+            "messaging.client.operation.duration",
+            unit="s",
+            description="One send of the outbox relay, until Kafka acknowledged it",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        # The platform's own.
+        self.consumer_lag = meter.create_gauge(
+            "collections.consumer.lag",
+            unit="{message}",
+            description="Log end offset minus the committed position, per partition",
+        )
+        self.outbox_backlog = meter.create_gauge(
+            "collections.outbox.backlog", unit="{row}", description="Outbox rows not yet sent"
+        )
+        self.outbox_oldest_age = meter.create_gauge(
+            "collections.outbox.oldest_age", unit="s", description="Age of the oldest unsent outbox row (0 when empty)"
+        )
+        self.dead_lettered = meter.create_counter(
+            "collections.dead_lettered", unit="{message}", description="Messages copied to <topic>.dlq"
+        )
+        self.rejected = meter.create_counter(
+            "collections.rejected", unit="{event}", description="system.event_rejected published, by reason class"
+        )
+        self.bucket_transitions = meter.create_counter(
+            "collections.bucket_transitions",
+            unit="{account}",
+            description="delinquency.bucket_changed, by from and to bucket",
+        )
+        self.accounts_in_bucket = meter.create_gauge(
+            "collections.accounts_in_bucket",
+            unit="{account}",
+            description="Accounts per bucket after the last day close",
+        )
+        self.charge_offs = meter.create_counter(
+            "collections.charge_offs", unit="{account}", description="delinquency.charged_off published"
+        )
+        self.contacts_requested = meter.create_counter(
+            "collections.contacts.requested", unit="{contact}", description="outreach.contact_requested, by channel"
+        )
+        self.contacts_suppressed = meter.create_counter(
+            "collections.contacts.suppressed",
+            unit="{contact}",
+            description="outreach.contact_suppressed, by channel and reason",
+        )
+        self.contact_results = meter.create_counter(
+            "collections.contact_results",
+            unit="{result}",
+            description="Contact results recorded, by channel and outcome",
+        )
+        self.promises = meter.create_counter(
+            "collections.promises", unit="{promise}", description="Promises to pay, by outcome (recorded, kept, broken)"
+        )
+        self.arrangements = meter.create_counter(
+            "collections.arrangements",
+            unit="{arrangement}",
+            description="Arrangements, by event (made, declined, broken, completed)",
+        )
+        self.cases = meter.create_counter(
+            "collections.cases", unit="{case}", description="Legal cases, by event (opened, closed) and reason"
+        )
+        self.day_close_duration = meter.create_histogram(
+            "collections.day_close.duration",
+            unit="s",
+            description="Handling one day.closed in this service, from receipt to commit",
+            explicit_bucket_boundaries_advisory=DAY_CLOSE_BUCKETS,
+        )
+        self.call_cap_usage = meter.create_histogram(
+            "collections.call_cap.usage",
+            unit="{call}",
+            description="Call requests already in the cap's window when a call step was evaluated",
+            explicit_bucket_boundaries_advisory=(0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 14),
+        )
+        self.call_cap_limit = meter.create_gauge(
+            "collections.call_cap.limit", unit="{call}", description="outreach.call_cap.calls in force"
+        )
+
+    # -- consumer -------------------------------------------------------------------------------
+    def message_consumed(self, *, topic: str, partition: int, group: str, event_type: str | None, outcome: str) -> None:
+        """One message read from `topic` has reached `outcome` (one of OUTCOMES)."""
+        self.consumed.add(
+            1,
+            {
+                "messaging.system": MESSAGING_SYSTEM,
+                "messaging.destination.name": topic,
+                "messaging.destination.partition.id": str(partition),
+                "messaging.consumer.group.name": group,
+                "cloudevents.event_type": event_type or "unreadable",
+                "collections.outcome": outcome,
+            },
+        )
+
+    def message_processed(
+        self, seconds: float, *, topic: str, group: str, event_type: str | None, error_type: str | None = None
+    ) -> None:
+        """The handling of one message took `seconds` (inbox + handler + commit); `error_type` if it failed."""
+        attributes = {
+            "messaging.system": MESSAGING_SYSTEM,
+            "messaging.operation.name": "process",
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": group,
+            "cloudevents.event_type": event_type or "unreadable",
+        }
+        if error_type:
+            attributes["error.type"] = error_type
+        self.process_duration.record(seconds, attributes)
+
+    def set_consumer_lag(self, lag: int, *, topic: str, partition: int, group: str) -> None:
+        """Messages behind on one partition: highwater (log end offset) minus the consumer's position."""
+        self.consumer_lag.set(
+            max(lag, 0),
+            {
+                "messaging.system": MESSAGING_SYSTEM,
+                "messaging.destination.name": topic,
+                "messaging.destination.partition.id": str(partition),
+                "messaging.consumer.group.name": group,
+            },
+        )
+
+    def message_dead_lettered(self, *, topic: str, reason: str) -> None:
+        """One message was copied to `<topic>.dlq`; `reason` is a short class (`unreadable`, `handler_failed`)."""
+        self.dead_lettered.add(1, {"messaging.destination.name": topic, "collections.reason": reason})
+
+    # -- outbox relay ---------------------------------------------------------------------------
+    def message_sent(
+        self, *, topic: str, event_type: str, seconds: float | None = None, error_type: str | None = None
+    ) -> None:
+        """The relay sent one outbox row to `topic` (or failed to, with `error_type`)."""
+        attributes = {
+            "messaging.system": MESSAGING_SYSTEM,
+            "messaging.operation.name": "send",
+            "messaging.destination.name": topic,
+            "cloudevents.event_type": event_type,
+        }
+        if error_type:
+            attributes["error.type"] = error_type
+        self.sent.add(1, attributes)
+        if seconds is not None:
+            self.operation_duration.record(seconds, attributes)
+
+    def set_outbox(self, backlog: int, oldest_age_seconds: float) -> None:
+        """Unsent outbox rows and the age of the oldest (0 when there is none), read by the relay."""
+        self.outbox_backlog.set(backlog)
+        self.outbox_oldest_age.set(max(oldest_age_seconds, 0.0))
+
+    # -- business flow --------------------------------------------------------------------------
+    def event_emitted(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Count the business meaning of one event this service committed to its outbox.
+
+        Call once per emitted envelope after the unit of work commits (a rolled-back transaction
+        counts nothing; the inbox keeps a redelivery from emitting twice).
+        """
+        if event_type == "delinquency.bucket_changed":
+            self.bucket_transitions.add(
+                1, {"from_bucket": str(data.get("from_bucket")), "to_bucket": str(data.get("to_bucket"))}
+            )
+        elif event_type == "delinquency.charged_off":
+            self.charge_offs.add(1)
+        elif event_type == "outreach.contact_requested":
+            self.contacts_requested.add(1, {"channel": str(data.get("channel"))})
+        elif event_type == "outreach.contact_suppressed":
+            self.contacts_suppressed.add(1, {"channel": str(data.get("channel")), "reason": str(data.get("reason"))})
+        elif event_type == "outreach.contact_recorded" and data.get("kind") == "result":
+            self.contact_results.add(1, {"channel": str(data.get("channel")), "outcome": str(data.get("outcome"))})
+        elif event_type in _PROMISE_EVENTS:
+            self.promises.add(1, {"outcome": _PROMISE_EVENTS[event_type]})
+        elif event_type in _ARRANGEMENT_EVENTS:
+            attributes = {"event": _ARRANGEMENT_EVENTS[event_type]}
+            if event_type == "outreach.arrangement_declined":
+                attributes["reason"] = str(data.get("reason"))
+            self.arrangements.add(1, attributes)
+        elif event_type == "legal.case_opened":
+            self.cases.add(1, {"event": "opened", "reason": "referral"})
+        elif event_type == "legal.case_closed":
+            self.cases.add(1, {"event": "closed", "reason": str(data.get("reason"))})
+        elif event_type == "system.event_rejected":
+            self.rejected.add(1, {"cloudevents.event_type": str(data.get("type") or "unreadable")})
+
+    def set_accounts_in_bucket(self, counts: Mapping[str, int]) -> None:
+        """Accounts per bucket as of the last day close (delinquency, after each close)."""
+        for bucket, count in counts.items():
+            self.accounts_in_bucket.set(count, {"bucket": bucket})
+
+    def day_closed(self, seconds: float) -> None:
+        """This service handled one `day.closed` in `seconds`."""
+        self.day_close_duration.record(seconds)
+
+    def call_cap_checked(self, calls_in_window: int, limit: int) -> None:
+        """Outreach evaluated a call step: `calls_in_window` requests already count against `limit`."""
+        self.call_cap_usage.record(calls_in_window)
+        self.call_cap_limit.set(limit)
+
+    # -- exposition -----------------------------------------------------------------------------
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition of every instrument (what GET /metrics returns)."""
+        return generate_latest(self.registry)
+
+    def shutdown(self) -> None:
+        """Stop the meter provider (tests; a service process just exits)."""
+        self.provider.shutdown()
+
+
+_current: PlatformMetrics | None = None
+
+
+def setup_metrics(service: str, registry: CollectorRegistry | None = None) -> PlatformMetrics:
+    """Make the process's metrics for `service` (`ledger`, ...) and make them current.
+
+    Call once at process start, before the runtime; a second call for the same service returns the
+    same object. `registry` defaults to a fresh one (not prometheus_client's global registry).
+    """
+    global _current
+    if _current is not None and _current.service == service and registry is None:
+        return _current
+    _current = PlatformMetrics(service, registry)
+    return _current
+
+
+def get_metrics() -> PlatformMetrics:
+    """The process's current metrics; before `setup_metrics` a private set that nobody scrapes."""
+    global _current
+    if _current is None:
+        _current = PlatformMetrics("unconfigured")
+    return _current
+
+
+def add_metrics_route(app: Any, metrics: PlatformMetrics | None = None) -> None:
+    """Add `GET /metrics` (Prometheus text format) to a FastAPI/Starlette `app`.
+
+    With no `metrics`, the route serves whatever `get_metrics()` returns at request time.
+    """
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def prometheus_metrics(_request: Request) -> Response:
+        source = metrics if metrics is not None else get_metrics()
+        return Response(source.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_route("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False)
