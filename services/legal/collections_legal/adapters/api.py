@@ -77,7 +77,7 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        """Cases by opening date then id, filtered (all bounds inclusive), one page at a time."""
+        """Cases by opening date, account and id, filtered (all bounds inclusive), one page at a time."""
         where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
         rows, total = await LegalRepository(session, TABLES).list_cases(where, limit=limit, offset=offset)
         next_offset = offset + len(rows) if offset + len(rows) < total else None

@@ -114,7 +114,7 @@ class LegalRepository:
         return CaseRow(**{**case.__dict__, **values})
 
     async def list_cases(self, where: CaseFilter, *, limit: int, offset: int) -> tuple[list[CaseRow], int]:
-        """One page of cases matching `where` (oldest opened first, then case id), and the total."""
+        """One page of cases matching `where` (oldest opened first, then by account and case id), and the total."""
         c = self.cases.c
         conditions = []
         if where.state is not None:
@@ -131,7 +131,11 @@ class LegalRepository:
             conditions.append(c.dpd <= where.dpd_max)
         total = await self.session.scalar(select(func.count()).select_from(self.cases).where(*conditions))
         rows = await self.session.execute(
-            select(self.cases).where(*conditions).order_by(c.opened_on, c.case_id).limit(limit).offset(offset)
+            select(self.cases)
+            .where(*conditions)
+            .order_by(c.opened_on, c.account_id, c.case_id)
+            .limit(limit)
+            .offset(offset)
         )
         return [CaseRow(**r._mapping) for r in rows], int(total or 0)
 
