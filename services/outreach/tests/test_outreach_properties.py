@@ -34,7 +34,7 @@ def steps(draw: st.DrawFn) -> list[Step]:
         out.append(
             Step(
                 id=f"s{n}",
-                channel=draw(st.sampled_from(CHANNELS + ["call", "call"])),
+                channel=draw(st.sampled_from([*CHANNELS, "call", "call"])),
                 template="t",
                 from_dpd=from_dpd,
                 to_dpd=to_dpd,
@@ -122,7 +122,7 @@ def test_arrangement_ends_at_most_once_and_holds_contact_while_active(
         }
     )
     state = AccountState(account_id="A", profile=profile("UTC"), delinquent_since=START - timedelta(days=30))
-    state, arrangement = make_arrangement(state, "arr", "plan", dues, made_on)
+    state, _arrangement = make_arrangement(state, "arr", "plan", dues, made_on)
     ends = 0
     payments: list[str] = []
     day = START

@@ -61,7 +61,7 @@ def _unprocessable(rejection: Rejection) -> JSONResponse:
 
 def create_api(runtime: ServiceRuntime) -> FastAPI:
     """The outreach service's FastAPI app."""
-    app = service_app(runtime, title="collections outreach", description=__doc__ or "")
+    app: FastAPI = service_app(runtime, title="collections outreach", description=__doc__ or "")
 
     @app.get("/accounts/in-treatment", tags=["agents"])
     async def in_treatment(
