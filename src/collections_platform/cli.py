@@ -5,9 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import date
 from pathlib import Path
 
 from collections_events.config import ConfigError, load_config
+
+DEFAULT_STATE = Path(".state/run")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     schemas = commands.add_parser("schemas", help="export the JSON Schema of every event type")
     schemas.add_argument("--out", type=Path, required=True)
 
+    run = commands.add_parser("run", help="simulate a portfolio on the embedded platform, then serve the APIs")
+    run.add_argument("--accounts", type=_positive, default=2000, help="accounts in the book (default 2000)")
+    run.add_argument("--days", type=_positive, default=180, help="business days to simulate (default 180)")
+    run.add_argument("--seed", type=int, default=7, help="the simulation's seed (default 7)")
+    run.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 5), help="first business date")
+    run.add_argument("--config", type=Path)
+    run.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"state directory (default {DEFAULT_STATE})")
+    run.add_argument("--no-serve", action="store_true", help="exit after the summary")
+    run.add_argument("--json", type=Path, help="also write the summary figures to this file")
+
+    audit = commands.add_parser("audit", help="the contact audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="verify one account's hash-chained contact trail")
+    verify.add_argument("account")
+    where = verify.add_mutually_exclusive_group()
+    where.add_argument("--state", type=Path, help=f"embedded state directory (default {DEFAULT_STATE})")
+    where.add_argument("--database-url", help="outreach's database URL (production)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "replay":
@@ -34,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             written = export_schemas(args.out)
             print(f"wrote {len(written)} schemas to {args.out}")
             return 0
+        if args.command == "run":
+            from collections_platform.run_command import run_command
+
+            return run_command(args)
+        if args.command == "audit":
+            from collections_platform.audit import verify_command
+
+            return verify_command(args.account, args.state or DEFAULT_STATE, args.database_url)
     except ConfigError as exc:
         print(f"collections {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -18,14 +18,10 @@ def sqlite_url(state_dir: Path, service: str) -> str:
     return f"sqlite+aiosqlite:///{state_dir / f'{service}.sqlite3'}"
 
 
-def build_embedded(
-    state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None]
-) -> EmbeddedPlatform:
+def build_embedded(state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None]) -> EmbeddedPlatform:
     """An embedded platform whose services keep their state under `state_dir` (one file each)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    runtimes = [
-        ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name)), config) for spec in available_specs()
-    ]
+    runtimes = [ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name)), config) for spec in available_specs()]
     return EmbeddedPlatform(runtimes, on_publish)
 
 

@@ -1,0 +1,148 @@
+"""`collections run`: the embedded default over a simulated portfolio (issue 6, `make run`).
+
+Day by day: the channel results of the last close's contact requests are fed on the results topic,
+then the lender's events of the date, then `day.closed`; the platform drains after each of the three
+(behaviour.md, Time and order: waiting before each close gives replay's decisions). Every inbound
+event fed is also written to `<state>/input.jsonl`, so `collections replay` can run the same input.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from collections_events.config import PlatformConfig
+from collections_events.envelope import Envelope
+from collections_events.registry import EVENT_TYPES
+from collections_events.transport.embedded import EmbeddedPlatform
+from collections_events.validation import Event, read_structured
+from collections_platform.embedded import build_embedded
+from collections_platform.simulation.channels import ChannelSimulator
+from collections_platform.simulation.portfolio import Portfolio, PortfolioSettings
+from collections_platform.summary import Summary
+
+DayCallback = Callable[[int, int, Summary], None]
+
+
+@dataclass
+class SimulationRun:
+    """A finished simulation: the platform (still open, for the APIs), its figures and timings."""
+
+    platform: EmbeddedPlatform
+    summary: Summary
+    seconds: float
+    timings: dict[str, float]
+
+
+class StateDirError(Exception):
+    """The state directory holds something other than a previous run's state; it is left alone."""
+
+
+# What a previous run leaves in its state directory: anything else there is not ours to delete.
+_OURS = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal", "input.jsonl", "summary.json")
+
+
+def fresh_state_dir(state_dir: Path) -> None:
+    """Empty `state_dir` of a previous run's files (create it if missing).
+
+    Raises StateDirError when it holds anything a run does not write (a wrong `--state`).
+    """
+    if state_dir.exists():
+        if not state_dir.is_dir():
+            raise StateDirError(f"--state {state_dir} is not a directory")
+        foreign = [p.name for p in state_dir.iterdir() if not (p.is_file() and p.name.endswith(_OURS))]
+        if foreign:
+            raise StateDirError(
+                f"--state {state_dir} holds files a run did not write ({', '.join(sorted(foreign)[:3])}); "
+                "refusing to empty it"
+            )
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
+
+
+class InvalidSimulatedEvent(Exception):
+    """The simulation produced an event the contract refuses (a bug in the simulation)."""
+
+
+async def simulate(
+    settings: PortfolioSettings,
+    config: PlatformConfig,
+    state_dir: Path,
+    on_day: DayCallback | None = None,
+) -> SimulationRun:
+    """Run every available service and the channel simulator over a fresh portfolio.
+
+    `state_dir` is emptied first (StateDirError when it holds foreign files). The platform is
+    returned started (close it with `close_embedded`). Raises InvalidSimulatedEvent if the
+    simulation made a contract-invalid event.
+    """
+    fresh_state_dir(state_dir)
+    began = time.perf_counter()
+    portfolio = Portfolio(settings)
+    channels = ChannelSimulator(settings.seed, lambda account: portfolio.customer(account).promise_keeping)
+    summary = Summary([b.name for b in config.delinquency.bucket_list])
+    requests: list[dict[str, Any]] = []
+    timings = {"generate": 0.0, "platform": 0.0, "channels": 0.0}
+
+    def published(envelope: Envelope) -> None:
+        summary.observe(envelope.type, envelope.data)
+        if envelope.type == "outreach.contact_requested":
+            requests.append({"type": envelope.type, "data": envelope.data})
+        elif envelope.type in ("ledger.balance_changed", "outreach.arrangement_declined"):
+            channels.observe({"type": envelope.type, "data": envelope.data})
+        elif envelope.type == "ledger.waiver_posted":
+            portfolio.note_waiver(envelope.data["account_id"], envelope.data["amount_minor"])
+
+    platform = build_embedded(state_dir, config, published)
+    await platform.start()
+    with (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
+        feeder = _Feeder(platform, summary, channels, recording)
+        for number, day in enumerate(portfolio.days, start=1):
+            t0 = time.perf_counter()
+            results = [result for request in requests for result in channels.answer(request)]
+            requests.clear()
+            timings["channels"] += time.perf_counter() - t0
+            await feeder.feed_all(results, timings)
+            t0 = time.perf_counter()
+            for payment in channels.take_payments():
+                portfolio.schedule_payment(payment.account_id, payment.on, payment.amount_minor)
+            lender = portfolio.events_on(day)
+            timings["generate"] += time.perf_counter() - t0
+            await feeder.feed_all(lender, timings)
+            await feeder.feed_all([portfolio.day_closed(day)], timings)
+            summary.close_day(day)
+            if on_day is not None:
+                on_day(number, len(portfolio.days), summary)
+    return SimulationRun(platform, summary, time.perf_counter() - began, timings)
+
+
+class _Feeder:
+    """Validates, records and feeds inbound events, then drains the platform."""
+
+    def __init__(
+        self, platform: EmbeddedPlatform, summary: Summary, channels: ChannelSimulator, recording: TextIO
+    ) -> None:
+        self.platform = platform
+        self.summary = summary
+        self.channels = channels
+        self.recording = recording
+
+    async def feed_all(self, events: list[dict[str, Any]], timings: dict[str, float]) -> None:
+        if not events:
+            return
+        for raw in events:
+            parsed = read_structured(raw, inbound_only=True)
+            if not isinstance(parsed, Event):
+                raise InvalidSimulatedEvent(f"{raw.get('type')} {raw.get('id')}: {parsed.reason}")
+            self.recording.write(json.dumps(raw, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self.summary.observe_inbound(raw)
+            self.channels.observe(raw)
+            self.platform.feed(EVENT_TYPES[parsed.type].topic, parsed)
+        t0 = time.perf_counter()
+        await self.platform.drain()
+        timings["platform"] += time.perf_counter() - t0

@@ -1,0 +1,80 @@
+"""`collections run --no-serve` end to end on the embedded default, and `collections audit verify`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collections_events.validation import Event, read_json
+from collections_platform.services import available_specs
+
+CLI = [sys.executable, "-m", "collections_platform.cli"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    state = tmp_path_factory.mktemp("run") / "state"
+    done = subprocess.run(
+        [*CLI, "run", "--accounts", "50", "--days", "40", "--seed", "3", "--no-serve", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done, state
+
+
+def test_run_completes_and_prints_a_summary(small_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, state = small_run
+    assert done.returncode == 0, done.stderr[-2000:]
+    for heading in ("Accounts per bucket", "Roll rates", "Contacts by channel", "Suppressions by reason"):
+        assert heading in done.stdout
+    figures = json.loads((state / "summary.json").read_text())
+    assert figures["accounts"] == 50 and figures["days"] == 40
+    assert sum(figures["buckets"].values()) == 50
+    assert figures["events"]["published"] > 0
+    assert figures["rejected"] == {}, figures["rejected"]
+    for spec in available_specs():
+        assert (state / f"{spec.name}.sqlite3").is_file()
+
+
+def test_the_recorded_input_is_contract_valid(small_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, state = small_run
+    lines = (state / "input.jsonl").read_text().splitlines()
+    assert lines
+    assert all(isinstance(read_json(line, inbound_only=True), Event) for line in lines)
+
+
+def test_run_refuses_a_state_dir_holding_other_files(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    done = subprocess.run(
+        [*CLI, "run", "--accounts", "2", "--days", "2", "--no-serve", "--state", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "refusing" in done.stderr and (tmp_path / "precious.txt").exists()
+
+
+def test_audit_verify_after_a_run(small_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, state = small_run
+    try:
+        import collections_outreach.adapters.audit_cli  # noqa: F401
+    except ModuleNotFoundError:
+        pytest.skip("outreach's verifier is not installed")
+    lines = (state / "input.jsonl").read_text().splitlines()
+    account = json.loads(lines[0])["subject"]
+    done = subprocess.run([*CLI, "audit", "verify", account, "--state", str(state)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_audit_verify_without_a_database_exits_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "audit", "verify", "acc-00001", "--state", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("collections audit verify:")
