@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy import insert, select, update
@@ -22,7 +23,7 @@ from collections_events.envelope import Envelope
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
-from collections_events.store.uow import ConcurrencyError, UnitOfWork
+from collections_events.store.uow import ConcurrencyError, UnitOfWork, write_outbox
 from collections_events.telemetry import consumer_span
 from collections_events.validation import Event, Rejection
 
@@ -73,6 +74,8 @@ class ServiceRuntime:
     db: Database
     config: PlatformConfig
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # True when this process may have committed outbox rows not yet relayed (true at start).
+    _outbox_dirty: bool = True
 
     @property
     def name(self) -> str:
@@ -83,7 +86,13 @@ class ServiceRuntime:
         """Run the service's migrations (idempotent)."""
         await self.db.migrate(self.spec.migrations)
 
-    def unit_of_work(self, session: AsyncSession, cause: Event | None = None, line: int | None = None) -> UnitOfWork:
+    def unit_of_work(
+        self,
+        session: AsyncSession,
+        cause: Event | None = None,
+        line: int | None = None,
+        outbox_buffer: list[dict[str, Any]] | None = None,
+    ) -> UnitOfWork:
         """A unit of work on `session` for this service (also used by its API's commands)."""
         return UnitOfWork(
             session,
@@ -92,10 +101,11 @@ class ServiceRuntime:
             config=self.config,
             cause=cause.envelope if cause else None,
             cause_line=line,
+            outbox_buffer=outbox_buffer,
         )
 
     async def process(self, deliveries: Sequence[Delivery]) -> list[DeadLetter]:
-        """Handle `deliveries` in order; returns what must go to the dead-letter topics.
+        """Handle `deliveries` in order in one transaction; returns what must go to the dead-letter topics.
 
         Raises the database's error when the database itself fails (the transport must not move
         its position then: the batch is redelivered).
@@ -105,8 +115,13 @@ class ServiceRuntime:
         dead: list[DeadLetter] = []
         try:
             async with self.db.transaction() as session:
+                batch = await _Batch.open(
+                    session, self, [d.parsed.id for d in deliveries if isinstance(d.parsed, Event)]
+                )
                 for delivery in deliveries:
-                    await self._handle(session, delivery, dead)
+                    await self._handle(batch, delivery, dead)
+                await batch.close()
+            self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
             return dead
         except (OperationalError, DBAPIError) as exc:
             if _is_outage(exc):
@@ -126,13 +141,16 @@ class ServiceRuntime:
         Raises whatever the handler raises; nothing is written then.
         """
         async with self.db.transaction() as session:
-            if not await self._first_time(session, event.id):
+            batch = await _Batch.open(session, self, [event.id])
+            if not await batch.first_time(event.id):
                 return []
-            uow = self.unit_of_work(session, event)
+            uow = self.unit_of_work(session, event, outbox_buffer=batch.outbox_rows)
             with consumer_span(self.name, event.type, event.id, event.envelope.traceparent, topic):
                 await self.spec.handle(event, uow)
                 emitted = uow.emitted
                 await uow.flush()
+            await batch.close()
+        self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
         return emitted
 
     async def _process_one(self, delivery: Delivery) -> list[DeadLetter]:
@@ -141,7 +159,10 @@ class ServiceRuntime:
             dead: list[DeadLetter] = []
             try:
                 async with self.db.transaction() as session:
-                    await self._handle(session, delivery, dead)
+                    batch = await _Batch.open(session, self, [])
+                    await self._handle(batch, delivery, dead)
+                    await batch.close()
+                self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
                 return dead
             except ConcurrencyError as exc:
                 last_error = exc
@@ -168,18 +189,21 @@ class ServiceRuntime:
         else:
             rejection = parsed
         async with self.db.transaction() as session:
-            await self._reject(session, delivery, rejection, force=True)
+            batch = await _Batch.open(session, self, [])
+            await self._reject(batch, delivery, rejection, force=True)
+            await batch.close()
+        self._outbox_dirty = True
         return [DeadLetter(delivery, reason)]
 
-    async def _handle(self, session: AsyncSession, delivery: Delivery, dead: list[DeadLetter]) -> None:
+    async def _handle(self, batch: _Batch, delivery: Delivery, dead: list[DeadLetter]) -> None:
         parsed = delivery.parsed
         if isinstance(parsed, Rejection):
-            if await self._reject(session, delivery, parsed, force=False):
+            if await self._reject(batch, delivery, parsed, force=False):
                 dead.append(DeadLetter(delivery, parsed.reason))
             return
-        if not self.spec.wants(delivery.topic, parsed.type) or not await self._first_time(session, parsed.id):
+        if not self.spec.wants(delivery.topic, parsed.type) or not await batch.first_time(parsed.id):
             return
-        uow = self.unit_of_work(session, parsed, delivery.line)
+        uow = self.unit_of_work(batch.session, parsed, delivery.line, outbox_buffer=batch.outbox_rows)
         with consumer_span(self.name, parsed.type, parsed.id, parsed.envelope.traceparent, delivery.topic):
             structlog.contextvars.bind_contextvars(event_id=parsed.id, consumer=self.name, position=delivery.position)
             try:
@@ -188,37 +212,35 @@ class ServiceRuntime:
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "consumer", "position")
 
-    async def _reject(self, session: AsyncSession, delivery: Delivery, rejection: Rejection, *, force: bool) -> bool:
+    async def _reject(self, batch: _Batch, delivery: Delivery, rejection: Rejection, *, force: bool) -> bool:
         """Publish the rejection once (owner of the topic only, unless forced). True when published."""
         if not force and not self.spec.owns(delivery.topic):
             return False
         envelope = rejection_envelope(
             rejection, source=f"collections/{self.name}", position=delivery.position, line=delivery.line
         )
-        if not await self._first_time(session, envelope.id):
+        if not await batch.first_time(envelope.id):
             return False
-        uow = self.unit_of_work(session)
+        uow = self.unit_of_work(batch.session, outbox_buffer=batch.outbox_rows)
         uow.emit_envelope(envelope)
         await uow.flush()
         log.info("event rejected", consumer=self.name, position=delivery.position, reason=rejection.reason[:300])
         return True
 
-    async def _first_time(self, session: AsyncSession, event_id: str) -> bool:
-        inbox = self.spec.tables["inbox"]
-        seen = await session.scalar(
-            select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == event_id)
-        )
-        if seen is not None:
-            return False
-        await session.execute(insert(inbox).values(consumer=self.name, event_id=event_id))
-        return True
-
-    async def relay(self, publish: Callable[[list[OutboxMessage]], Awaitable[None]], limit: int = 1000) -> int:
+    async def relay(
+        self, publish: Callable[[list[OutboxMessage]], Awaitable[None]], limit: int = 1000, *, force: bool = False
+    ) -> int:
         """Publish up to `limit` unsent outbox rows in `seq` order and mark them sent.
 
+        Skips the query when this process has committed no outbox row since the last empty relay,
+        unless `force` (rows written by another process: poll with force now and then).
         A crash between publish and mark publishes them again; consumers' inboxes absorb that.
         Returns how many rows were published.
         """
+        if not (self._outbox_dirty or force):
+            return 0
+        # Cleared before reading: a commit that lands during the read sets it again after its commit.
+        self._outbox_dirty = False
         outbox = self.spec.tables["outbox"]
         async with self.db.transaction() as session:
             rows = (
@@ -232,9 +254,9 @@ class ServiceRuntime:
             if not rows:
                 return 0
             await publish([OutboxMessage(r.seq, r.topic, r.key, r.event, r.traceparent) for r in rows])
-            await session.execute(
-                update(outbox).where(outbox.c.seq.in_([r.seq for r in rows])).values(sent=True)
-            )
+            await session.execute(update(outbox).where(outbox.c.seq.in_([r.seq for r in rows])).values(sent=True))
+        if len(rows) >= limit:
+            self._outbox_dirty = True
         return len(rows)
 
     async def outbox_backlog(self) -> int:
@@ -246,8 +268,60 @@ class ServiceRuntime:
             return int(await session.scalar(select(func.count()).where(outbox.c.sent.is_(False))) or 0)
 
 
+class _Batch:
+    """One transaction's bookkeeping: which event ids are already in the inbox, and the rows to add.
+
+    The inbox is read once per batch (one IN query) and the new inbox and outbox rows are inserted
+    together at the end, which is what makes the embedded default fast enough for `make run`.
+    """
+
+    def __init__(self, session: AsyncSession, runtime: ServiceRuntime) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.checked: set[str] = set()
+        self.seen: set[str] = set()
+        self.inbox_rows: list[dict[str, str]] = []
+        self.outbox_rows: list[dict[str, Any]] = []
+        self.wrote_outbox = False
+
+    @classmethod
+    async def open(cls, session: AsyncSession, runtime: ServiceRuntime, event_ids: list[str]) -> _Batch:
+        batch = cls(session, runtime)
+        await batch._prefetch(event_ids)
+        return batch
+
+    async def _prefetch(self, event_ids: list[str]) -> None:
+        inbox = self.runtime.spec.tables["inbox"]
+        pending = [i for i in dict.fromkeys(event_ids) if i not in self.checked]
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            rows = await self.session.execute(
+                select(inbox.c.event_id).where(inbox.c.consumer == self.runtime.name, inbox.c.event_id.in_(chunk))
+            )
+            self.seen.update(r.event_id for r in rows)
+            self.checked.update(chunk)
+
+    async def first_time(self, event_id: str) -> bool:
+        """True (and the id recorded) the first time this consumer sees `event_id`."""
+        if event_id not in self.checked:
+            await self._prefetch([event_id])
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        self.inbox_rows.append({"consumer": self.runtime.name, "event_id": event_id})
+        return True
+
+    async def close(self) -> None:
+        """Insert the batch's inbox and outbox rows (before the commit)."""
+        if self.inbox_rows:
+            await self.session.execute(insert(self.runtime.spec.tables["inbox"]), self.inbox_rows)
+        if self.outbox_rows:
+            await write_outbox(self.session, self.runtime.spec.tables["outbox"], self.outbox_rows)
+            self.wrote_outbox = True
+
+
 def _is_outage(exc: DBAPIError) -> bool:
     # A lost connection or an unreachable server is not the event's fault: never dead-letter for it.
-    return bool(getattr(exc, "connection_invalidated", False)) or isinstance(exc, OperationalError) and (
-        "connect" in str(exc).lower() or "closed" in str(exc).lower()
+    return bool(getattr(exc, "connection_invalidated", False)) or (
+        isinstance(exc, OperationalError) and ("connect" in str(exc).lower() or "closed" in str(exc).lower())
     )

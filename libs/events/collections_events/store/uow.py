@@ -69,6 +69,7 @@ class UnitOfWork:
         config: PlatformConfig,
         cause: Envelope | None,
         cause_line: int | None = None,
+        outbox_buffer: list[dict[str, Any]] | None = None,
     ) -> None:
         self.session = session
         self.cause_line = cause_line
@@ -77,7 +78,10 @@ class UnitOfWork:
         self.cause = cause
         self._t = tables
         self._emitted: list[tuple[str, Envelope]] = []
-        self._is_postgres = session.bind.dialect.name == "postgresql"
+        # Rows for the outbox; when the runtime passes a buffer, it inserts a whole batch's rows at once.
+        self._outbox_buffer = outbox_buffer
+        # The newest version of each stream this unit of work has read or written (saves a query).
+        self._versions: dict[str, int] = {}
 
     @property
     def source(self) -> str:
@@ -93,15 +97,18 @@ class UnitOfWork:
             .where(t.c.stream_id == stream_id)
             .order_by(t.c.version)
         )
-        return [
-            StoredEvent(stream_id, r.version, r.event_id, r.type, r.time, json.loads(r.data)) for r in rows
-        ]
+        events = [StoredEvent(stream_id, r.version, r.event_id, r.type, r.time, json.loads(r.data)) for r in rows]
+        self._versions[stream_id] = events[-1].version if events else 0
+        return events
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of the newest event of `stream_id` (0 when empty)."""
         t = self._t["events"]
+        if stream_id in self._versions:
+            return self._versions[stream_id]
         value = await self.session.scalar(select(func.max(t.c.version)).where(t.c.stream_id == stream_id))
-        return int(value or 0)
+        self._versions[stream_id] = int(value or 0)
+        return self._versions[stream_id]
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
         """Append `events` after `expected_version`; returns the new version.
@@ -128,6 +135,7 @@ class UnitOfWork:
             await self.session.execute(insert(t), rows)
         except IntegrityError as exc:
             raise ConcurrencyError(f"stream {stream_id} moved past version {expected_version}") from exc
+        self._versions[stream_id] = expected_version + len(events)
         return expected_version + len(events)
 
     # -- snapshots -------------------------------------------------------------------------
@@ -135,17 +143,13 @@ class UnitOfWork:
         """The snapshot of `stream_id`, or None when there is none yet."""
         t = self._t["snapshots"]
         row = (
-            await self.session.execute(
-                select(t.c.version, t.c.state, t.c.wake_on).where(t.c.stream_id == stream_id)
-            )
+            await self.session.execute(select(t.c.version, t.c.state, t.c.wake_on).where(t.c.stream_id == stream_id))
         ).first()
         if row is None:
             return None
         return Snapshot(stream_id, row.version, json.loads(row.state), row.wake_on)
 
-    async def save(
-        self, stream_id: str, state: dict[str, Any], *, expected_version: int, wake_on: date | None
-    ) -> int:
+    async def save(self, stream_id: str, state: dict[str, Any], *, expected_version: int, wake_on: date | None) -> int:
         """Store `state` as version `expected_version + 1`. Raises ConcurrencyError on a lost race."""
         t = self._t["snapshots"]
         blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -231,24 +235,34 @@ class UnitOfWork:
             by_stream.setdefault(envelope.subject, []).append(envelope)
         for stream_id, envelopes in by_stream.items():
             await self.append(stream_id, await self.stream_version(stream_id), envelopes)
-        if self._is_postgres:
-            # Serialise outbox writers until commit so `seq` order is commit order: a relay that
-            # reads by `seq` then never publishes a later commit before an earlier one.
-            await self.session.execute(text(f"LOCK TABLE {self._t['outbox'].name} IN EXCLUSIVE MODE"))
-        await self.session.execute(
-            insert(self._t["outbox"]),
-            [
-                {
-                    "topic": topic,
-                    "key": envelope.subject,
-                    "event": encode_envelope(envelope),
-                    "traceparent": envelope.traceparent,
-                    "sent": False,
-                }
-                for topic, envelope in self._emitted
-            ],
-        )
+        rows = [
+            {
+                "topic": topic,
+                "key": envelope.subject,
+                "event": encode_envelope(envelope),
+                "traceparent": envelope.traceparent,
+                "sent": False,
+            }
+            for topic, envelope in self._emitted
+        ]
+        if self._outbox_buffer is not None:
+            self._outbox_buffer.extend(rows)
+        else:
+            await write_outbox(self.session, self._t["outbox"], rows)
         self._emitted.clear()
+
+
+async def write_outbox(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in order, in the caller's transaction.
+
+    On PostgreSQL the table is locked first (EXCLUSIVE, until commit) so that `seq` order is commit
+    order: a relay that reads by `seq` then never publishes a later commit before an earlier one.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
+    await session.execute(insert(outbox), rows)
 
 
 def encode_envelope(envelope: Envelope) -> str:
