@@ -18,13 +18,22 @@ from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_outreach.app import publish
 from collections_outreach.app.results import on_arrangement, on_result
-from collections_outreach.app.store import CLOCK_STREAM, last_closed, load_account, record_close, save_account
+from collections_outreach.app.store import (
+    CLOCK_STREAM,
+    last_closed,
+    load_account,
+    load_accounts,
+    record_close,
+    save_account,
+)
 from collections_outreach.domain import account as fold
 from collections_outreach.domain.evaluate import evaluate
 from collections_outreach.domain.payments import apply_payment, apply_reversal
 from collections_outreach.domain.state import AccountState
 
 log = structlog.get_logger("collections.outreach")
+CHUNK = 500
+"""Accounts loaded per query at a close."""
 
 
 async def handle(event: Event, uow: UnitOfWork) -> None:
@@ -82,7 +91,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
         closed = await last_closed(uow)
         if closed is not None and as_of <= closed and (state.evaluated_on is None or state.evaluated_on < closed):
             state, result = evaluate(state, closed, uow.config.outreach)
-            await publish.evaluation(uow, state.account_id, result)
+            state = await publish.evaluation(uow, state, result)
     return state
 
 
@@ -97,9 +106,9 @@ async def close_day(uow: UnitOfWork, as_of: date) -> None:
         return
     await record_close(uow, as_of)
     woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]
-    for account_id in woken:
-        loaded = await load_account(uow, account_id)
-        state, result = evaluate(loaded.state, as_of, uow.config.outreach)
-        await publish.evaluation(uow, account_id, result)
-        await save_account(uow, loaded, state)
+    for start in range(0, len(woken), CHUNK):
+        for loaded in await load_accounts(uow, woken[start : start + CHUNK]):
+            state, result = evaluate(loaded.state, as_of, uow.config.outreach)
+            state = await publish.evaluation(uow, state, result)
+            await save_account(uow, loaded, state)
     log.info("day closed", as_of=as_of.isoformat(), accounts=len(woken))

@@ -6,14 +6,16 @@ day close decides for many accounts under one cause.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections_events import outbound
 from collections_events.ids import derive_id
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.trail_store import append_record, chain_head
+from collections_outreach.adapters.trail_store import append_record
 from collections_outreach.domain.arrangements import Breach
 from collections_outreach.domain.evaluate import ContactDecision, Evaluation
-from collections_outreach.domain.state import Arrangement, Promise
-from collections_outreach.domain.trail import make_record
+from collections_outreach.domain.state import AccountState, Arrangement, Promise
+from collections_outreach.domain.trail import ChainHead, make_record
 
 
 def cause_id(uow: UnitOfWork) -> str:
@@ -71,8 +73,8 @@ def arrangement_broken(uow: UnitOfWork, account_id: str, breach: Breach) -> None
 
 async def record_contact(
     uow: UnitOfWork,
+    state: AccountState,
     *,
-    account_id: str,
     record_id: str,
     attempt_id: str | None,
     kind: str,
@@ -81,13 +83,16 @@ async def record_contact(
     occurred_at: str,
     as_of: str | None,
     purpose: str,
-) -> outbound.ContactRecorded:
-    """Append one record to the account's trail and publish it as `outreach.contact_recorded`."""
-    head = await chain_head(uow.session, account_id)
+) -> tuple[AccountState, outbound.ContactRecorded]:
+    """Append one record to the account's trail and publish it as `outreach.contact_recorded`.
+
+    The chain's head is kept in the account's state (written in the same transaction as the trail).
+    """
+    head = ChainHead(state.trail_sequence, state.trail_hash)
     record = make_record(
         head,
         record_id=record_id,
-        account_id=account_id,
+        account_id=state.account_id,
         attempt_id=attempt_id,
         kind=kind,
         channel=channel,
@@ -98,12 +103,13 @@ async def record_contact(
     data = outbound.ContactRecorded.model_validate(record)
     await append_record(uow.session, record)
     uow.emit("outreach.contact_recorded", data, purpose=purpose)
-    return data
+    return replace(state, trail_sequence=data.sequence, trail_hash=data.hash), data
 
 
-async def contact_decision(uow: UnitOfWork, account_id: str, decision: ContactDecision) -> None:
+async def contact_decision(uow: UnitOfWork, state: AccountState, decision: ContactDecision) -> AccountState:
     """A fired step: `outreach.contact_suppressed`, or `outreach.contact_requested` and its record."""
     step = decision.step
+    account_id = state.account_id
     if decision.reason is not None:
         uow.emit(
             "outreach.contact_suppressed",
@@ -117,7 +123,7 @@ async def contact_decision(uow: UnitOfWork, account_id: str, decision: ContactDe
             ),
             purpose=f"suppressed:{step.id}:{account_id}",
         )
-        return
+        return state
     cause = cause_id(uow)
     attempt_id = derive_id(cause, f"attempt:{account_id}:{step.id}")
     assert decision.destination is not None
@@ -137,9 +143,9 @@ async def contact_decision(uow: UnitOfWork, account_id: str, decision: ContactDe
         purpose=f"request:{step.id}:{account_id}",
     )
     assert uow.cause is not None
-    await record_contact(
+    state, _ = await record_contact(
         uow,
-        account_id=account_id,
+        state,
         record_id=derive_id(cause, f"record:{account_id}:{step.id}"),
         attempt_id=attempt_id,
         kind="requested",
@@ -149,13 +155,16 @@ async def contact_decision(uow: UnitOfWork, account_id: str, decision: ContactDe
         as_of=decision.as_of.isoformat(),
         purpose=f"recorded:{step.id}:{account_id}",
     )
+    return state
 
 
-async def evaluation(uow: UnitOfWork, account_id: str, result: Evaluation) -> None:
-    """Publish one close's decisions for one account, in the spec's order."""
+async def evaluation(uow: UnitOfWork, state: AccountState, result: Evaluation) -> AccountState:
+    """Publish one close's decisions for one account, in the spec's order; the trail's head moves."""
+    account_id = state.account_id
     for promise in result.broken_promises:
         promise_event(uow, "outreach.promise_broken", account_id, promise)
     if result.breach is not None:
         arrangement_broken(uow, account_id, result.breach)
     for decision in result.contacts:
-        await contact_decision(uow, account_id, decision)
+        state = await contact_decision(uow, state, decision)
+    return state

@@ -23,9 +23,9 @@ from collections_outreach.domain.window import local_date
 async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactResultReported) -> AccountState:
     """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement."""
     cause = publish.cause_id(uow)
-    await publish.record_contact(
+    state, _ = await publish.record_contact(
         uow,
-        account_id=data.account_id,
+        state,
         record_id=derive_id(cause, "record"),
         attempt_id=data.attempt_id,
         kind="result",

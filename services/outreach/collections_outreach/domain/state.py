@@ -116,6 +116,10 @@ class AccountState:
     """Local dates of the windows of the call requests made (for the frequency cap)."""
     open_cases: tuple[tuple[str, date], ...] = ()
     """(case_id, as_of) of open legal cases."""
+    trail_sequence: int = 0
+    """The newest trail record's sequence (0: empty), kept with the trail in one transaction."""
+    trail_hash: str = "0" * 64
+    """The newest trail record's hash (64 zeros: empty)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -201,6 +205,8 @@ def to_json(state: AccountState) -> dict[str, Any]:
         "rpc_at": list(state.rpc_at),
         "call_windows": [d.isoformat() for d in state.call_windows],
         "open_cases": [[c, d.isoformat()] for c, d in state.open_cases],
+        "trail_sequence": state.trail_sequence,
+        "trail_hash": state.trail_hash,
         "extra": dict(state.extra),
     }
 
@@ -258,5 +264,7 @@ def from_json(raw: dict[str, Any]) -> AccountState:
         rpc_at=tuple(raw["rpc_at"]),
         call_windows=tuple(date.fromisoformat(d) for d in raw["call_windows"]),
         open_cases=tuple((c, date.fromisoformat(d)) for c, d in raw["open_cases"]),
+        trail_sequence=int(raw.get("trail_sequence", 0)),
+        trail_hash=str(raw.get("trail_hash", "0" * 64)),
         extra=dict(raw.get("extra", {})),
     )
