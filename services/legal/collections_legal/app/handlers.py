@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+import structlog
 from sqlalchemy import Table
 
 from collections_events import inbound, outbound
@@ -29,6 +30,7 @@ from collections_legal.domain.lifecycle import check_close, check_move
 from collections_legal.domain.referral import Referral, decide_referral
 
 AUTO_CLOSE_FLAGS = frozenset({"bankruptcy", "deceased"})
+log = structlog.get_logger("collections.legal")
 
 
 def make_handler(tables: Mapping[str, Table]) -> Handler:
@@ -55,12 +57,16 @@ async def _close_day(uow: UnitOfWork, repo: LegalRepository, on: date) -> None:
         return
     await set_last_closed(uow, on)
     store = AccountStore(uow)
-    for account_id in await store.waking(on):
+    woken = await store.waking(on)
+    opened = 0
+    for account_id in woken:
         account, version = await store.load(account_id)
         decision = decide_referral(account, on, store.rules)
         if isinstance(decision, Referral):
             account = await open_case(uow, repo, decision, account)
+            opened += 1
         await store.save(account, version)
+    log.info("day closed", as_of=on.isoformat(), accounts_read=len(woken), cases_opened=opened)
 
 
 async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:
