@@ -28,12 +28,12 @@ GIVEN = ("alex", "sam", "jordan", "casey", "riley", "wei", "li", "min", "jun", "
 
 # Payment behaviour profiles and their shares of the book (behaviour.md, The flow).
 PROFILES: tuple[tuple[str, int], ...] = (
-    ("on_time", 52),  # pays each due by its due date
-    ("late", 14),  # pays what is owed 3 to 40 days after the due date
-    ("partial", 9),  # pays part of each due, sometimes catches up
-    ("never", 6),  # never pays on their own
-    ("bouncer", 6),  # pays, but a good share of payments bounce (nsf)
-    ("shock", 13),  # pays on time until a life event, then stops; many recover
+    ("on_time", 66),  # pays each due by its due date (3 % of months a little late)
+    ("late", 10),  # pays what is owed 3 to 30 days after the due date
+    ("partial", 6),  # pays part of each due, sometimes catches up
+    ("never", 4),  # never pays on their own
+    ("bouncer", 4),  # pays, but a good share of payments bounce (nsf)
+    ("shock", 10),  # pays on time until a life event, then stops; many recover
 )
 
 

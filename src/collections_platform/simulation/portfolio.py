@@ -316,7 +316,7 @@ class Portfolio:
         """How the customer answers this due: the month's mode follows their profile."""
         rng = account.rng
         mode = account.customer.profile
-        if mode == "on_time" and rng.random() < 0.05:
+        if mode == "on_time" and rng.random() < 0.03:
             mode = "late"
         if mode == "shock":
             assert account.shock_at is not None
@@ -333,7 +333,7 @@ class Portfolio:
             self._schedule(account, on_time, "pay_upto", account.next_payment_id(), due_date, amount)
         elif mode == "late":
             self._schedule(
-                account, due_date + timedelta(days=rng.randrange(3, 41)), "pay_owed", account.next_payment_id()
+                account, due_date + timedelta(days=rng.randrange(3, 31)), "pay_owed", account.next_payment_id()
             )
         elif mode == "catch_up":
             self._schedule(
