@@ -154,21 +154,35 @@ async def test_an_event_whose_handler_keeps_failing_is_dead_lettered(kafka_boots
     assert [e.envelope.data["event_id"] for e in events_of(rejected, "system.event_rejected")] == ["boom"]
 
 
-async def test_the_relay_sends_the_rows_traceparent_and_the_consumer_continues_it(
+async def test_the_consumer_span_continues_the_producers_trace_and_the_relay_sends_under_it(
     kafka_bootstrap: str, pg_url: str
 ) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # join an SDK provider another test installed
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+
     config = unique_topics_config()
-    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     envelope = make_envelope("payment.due", due("acc-t", "d1", 100), event_id="traced")
-    envelope = envelope.model_copy(update={"traceparent": parent})
+    envelope = envelope.model_copy(update={"traceparent": f"00-{trace_id}-{parent_id}-01"})
     await produce(kafka_bootstrap, config.topics.billing, [envelope])
     async with running_service(SPEC, database_url=pg_url, bootstrap_servers=kafka_bootstrap, config=config):
         out = await consume_all(kafka_bootstrap, [config.topics.ledger], until=lambda r: len(r) >= 1, timeout=60)
-    headers = dict(out[0].headers)
-    # No tracer provider is installed in tests, so no new span id is made: the trace id goes on.
-    assert headers["traceparent"].decode().split("-")[1] == parent.split("-")[1]
-    body = json.loads(out[0].value)
-    assert body["cause_id"] == "traced"
+
+    [span] = [s for s in spans.get_finished_spans() if s.attributes.get("messaging.message.id") == "traced"]
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert span.parent is not None and format(span.parent.span_id, "016x") == parent_id
+    sent = dict(out[0].headers)["traceparent"].decode()
+    assert sent == f"00-{trace_id}-{format(span.context.span_id, '016x')}-01", "the relay sends under the consumer span"
+    assert json.loads(out[0].value)["cause_id"] == "traced"
 
 
 async def test_a_stopped_service_commits_and_stops_quickly(kafka_bootstrap: str, pg_url: str) -> None:
