@@ -7,7 +7,7 @@ snapshot in the shared `snapshots` table, with `wake_on` = the first close that 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from collections_events.store.tables import SEQUENCE_TYPE, platform_tables
 
@@ -22,7 +22,7 @@ def legal_tables(metadata: MetaData) -> dict[str, Table]:
         Column("state", String(20), nullable=False, index=True),
         Column("opened_on", Date, nullable=False, index=True),
         Column("dpd", Integer, nullable=False, index=True),
-        Column("past_due_minor", Integer, nullable=False),
+        Column("past_due_minor", BigInteger, nullable=False),
         Column("contact_attempts", Integer, nullable=False),
         Column("closed_on", Date, nullable=True),
         Column("close_reason", String(20), nullable=True),
@@ -41,7 +41,7 @@ def legal_tables(metadata: MetaData) -> dict[str, Table]:
         Column("note", Text, nullable=True),
         Column("court", Text, nullable=True),
         Column("docket_number", String(200), nullable=True),
-        Column("amount_minor", Integer, nullable=True),
+        Column("amount_minor", BigInteger, nullable=True),
         Column("on_date", Date, nullable=True),
         Column("reason", String(20), nullable=True),
         Column("as_of", Date, nullable=True),
