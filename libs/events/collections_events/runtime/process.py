@@ -370,7 +370,9 @@ async def run_service(
     try:
         if api_port is not None:
             app = spec.create_api(runtime) if spec.create_api else _default_app(runtime)
-            app.state.ready_checks.append(proc.kafka_ready)
+            checks = getattr(app.state, "ready_checks", None)
+            if checks is not None:  # an app built on collections_events.api.service_app
+                checks.append(proc.kafka_ready)
             server = _api_server(app, api_host, api_port)
             tasks.append(asyncio.create_task(server.serve(), name=f"{spec.name}-api"))
         relay_task = asyncio.create_task(proc.relay(), name=f"{spec.name}-relay")
