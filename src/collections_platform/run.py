@@ -3,7 +3,8 @@
 Day by day: the channel results of the last close's contact requests are fed on the results topic,
 then the lender's events of the date, then `day.closed`; the platform drains after each of the three
 (behaviour.md, Time and order: waiting before each close gives replay's decisions). Every inbound
-event fed is also written to `<state>/input.jsonl`, so `collections replay` can run the same input.
+event fed is also written to `<state>/input.jsonl`, so `collections replay` can run the same input,
+and every event published to `<state>/output.jsonl` (replay's output format).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES
+from collections_events.store.uow import encode_envelope
 from collections_events.transport.embedded import EmbeddedPlatform
 from collections_events.validation import Event, read_structured
 from collections_platform.embedded import build_embedded
@@ -44,7 +46,7 @@ class StateDirError(Exception):
 
 
 # What a previous run leaves in its state directory: anything else there is not ours to delete.
-_OURS = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal", "input.jsonl", "summary.json")
+_OURS = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal", "input.jsonl", "output.jsonl", "summary.json")
 
 
 def fresh_state_dir(state_dir: Path) -> None:
@@ -89,7 +91,10 @@ async def simulate(
     requests: list[dict[str, Any]] = []
     timings = {"generate": 0.0, "platform": 0.0, "channels": 0.0}
 
+    outputs = (state_dir / "output.jsonl").open("w", encoding="utf-8")
+
     def published(envelope: Envelope) -> None:
+        outputs.write(encode_envelope(envelope) + "\n")
         summary.observe(envelope.type, envelope.data)
         if envelope.type == "outreach.contact_requested":
             requests.append({"type": envelope.type, "data": envelope.data})
@@ -100,7 +105,7 @@ async def simulate(
 
     platform = build_embedded(state_dir, config, published)
     await platform.start()
-    with (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
+    with outputs, (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
         feeder = _Feeder(platform, summary, channels, recording)
         for number, day in enumerate(portfolio.days, start=1):
             t0 = time.perf_counter()
