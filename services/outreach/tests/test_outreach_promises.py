@@ -58,12 +58,15 @@ async def test_cure_keeps_the_promise(outreach: Harness) -> None:
     assert of_type(await outreach.close(date(2026, 1, 15)), "outreach.promise_broken") == []
 
 
-async def test_payment_known_before_the_promise_counts(outreach: Harness) -> None:
+async def test_payment_that_arrived_before_the_promise_does_not_count(outreach: Harness) -> None:
+    # behaviour.md: a payment counts when "it arrives while the promise is unsettled".
     await outreach.opened("A")
     await outreach.delinquent("A", D1, D0)
     await outreach.payment("A", "p1", 1000, date(2026, 1, 12))
     out = await outreach.result("A", "answered_rpc", AT, promise=PROMISE)
-    assert of_type(out, "outreach.promise_recorded") and of_type(out, "outreach.promise_kept")
+    assert of_type(out, "outreach.promise_recorded") and not of_type(out, "outreach.promise_kept")
+    out = await outreach.payment("A", "p2", 1000, date(2026, 1, 13))
+    assert len(of_type(out, "outreach.promise_kept")) == 1
 
 
 async def test_broken_promise_resumes_contact_at_that_close(outreach: Harness) -> None:

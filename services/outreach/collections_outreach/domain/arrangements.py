@@ -21,7 +21,6 @@ from datetime import date, timedelta
 from typing import Literal
 
 from collections_events.config import ArrangementRules
-from collections_outreach.domain.payments import active_payments, count_arrangement, counts_toward_arrangement
 from collections_outreach.domain.state import AccountState, Arrangement
 
 InstallmentStatus = Literal["met", "due", "missed"]
@@ -77,11 +76,9 @@ def make_arrangement(
     installments: Sequence[tuple[date, int]],
     made_on: date,
 ) -> tuple[AccountState, Arrangement]:
-    """Add an accepted arrangement, counting the known payments received on or after `made_on`."""
+    """Add an accepted arrangement; only payments that arrive while it is active count toward it
+    (behaviour.md, Arrangements: "...and they arrive while it is active")."""
     arrangement = Arrangement(arrangement_id, kind, tuple(installments), made_on)
-    for payment_id, record in active_payments(state):
-        if arrangement.status == "active" and counts_toward_arrangement(arrangement, record.received_on):
-            arrangement = count_arrangement(arrangement, payment_id, record.amount_minor)
     return replace(state, arrangements=(*state.arrangements, arrangement)), arrangement
 
 

@@ -4,9 +4,9 @@ Recorded from a result's `promise`; its day is the result's `occurred_at` in the
 timezone. Kept at once when the counted payments reach its amount (or the account cures); broken at
 the first close on or after `promised_on` otherwise. A settled promise is final.
 
-Choice (order-free across topics): a payment outreach already knows when the promise is recorded
-counts too when its `received_on` is in the promise's period, so the outcome does not depend on
-whether the payments or the results topic was read first.
+A payment counts when its `received_on` lies in the promise's period and it arrives while the
+promise is unsettled (the spec's letter): a payment that arrived before the promise was recorded
+does not count toward it, even when dated on the promise's day.
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from collections_outreach.domain.payments import active_payments, count_promise, counts_toward_promise
 from collections_outreach.domain.state import AccountState, Promise
 
 
 def record_promise(
     state: AccountState, promise_id: str, amount_minor: int, promised_on: date, day: date
 ) -> tuple[AccountState, Promise]:
-    """Add a promise (counting the payments already known in its period); returns it as it stands."""
+    """Add an unsettled promise; only payments that arrive after it count toward it."""
     promise = Promise(promise_id, amount_minor, promised_on, day)
-    for payment_id, record in active_payments(state):
-        if promise.status == "active" and counts_toward_promise(promise, record.received_on):
-            promise = count_promise(promise, payment_id, record.amount_minor)
     return replace(state, promises=(*state.promises, promise)), promise
 
 
