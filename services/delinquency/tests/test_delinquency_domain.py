@@ -163,7 +163,7 @@ def accounts(draw: st.DrawFn) -> tuple[DelinquencyAccount, date]:
 
 
 @given(accounts(), st.sampled_from([US, CN, BucketScheme.of([("ok", 0), ("late", 15)])]), st.integers(1, 200))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_wake_on_is_exactly_the_first_close_that_publishes(
     case: tuple[DelinquencyAccount, date], scheme: BucketScheme, charge_off: int
 ) -> None:

@@ -50,6 +50,7 @@ def build(ds: list[Due], ps: list[Payment]) -> LedgerAccount:
 
 
 @given(dues(), payments(), st.integers(0, 50))
+@settings(deadline=None)
 def test_allocated_never_exceeds_paid_nor_due(ds: list[Due], ps: list[Payment], tolerance: int) -> None:
     statuses, credit = due_statuses(build(ds, ps), tolerance)
     paid = sum(p.amount_minor for p in ps)
@@ -63,6 +64,7 @@ def test_allocated_never_exceeds_paid_nor_due(ds: list[Due], ps: list[Payment], 
 
 
 @given(dues(), payments(), st.data())
+@settings(deadline=None)
 def test_reversal_then_same_payment_again_gives_the_state_from_before(
     ds: list[Due], ps: list[Payment], data: st.DataObject
 ) -> None:
@@ -76,7 +78,7 @@ def test_reversal_then_same_payment_again_gives_the_state_from_before(
 
 
 @given(dues(), payments(), st.randoms(use_true_random=False))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_state_does_not_depend_on_arrival_order(ds: list[Due], ps: list[Payment], rnd: object) -> None:
     events: list[Due | Payment] = [*ds, *ps]
     shuffled = list(events)
