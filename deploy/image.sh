@@ -84,7 +84,11 @@ build_image() {
   local sha t0=$SECONDS
   sha="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
   log "buildah build $IMAGE_NAME:$IMAGE_TAG (FROM $BASE_IMAGE)"
-  bah build --isolation chroot --layers \
+  local secret=()
+  # This machine's CA bundle (it may hold a TLS-intercepting proxy's CA) for the downloading steps only.
+  local ca="${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+  [[ -s "$ca" ]] && secret=(--secret "id=ca-bundle,src=$ca")
+  bah build --isolation chroot --layers "${secret[@]}" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --label "org.opencontainers.image.revision=$sha" \
     --label "org.opencontainers.image.version=$VERSION" \

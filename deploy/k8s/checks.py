@@ -35,7 +35,7 @@ MIN_GRACE_SECONDS = 15
 
 SERVICES = ("ledger", "delinquency", "outreach", "legal")
 READS: dict[str, tuple[str, ...]] = {
-    "ledger": ("billing", "payments", "outreach"),
+    "ledger": ("accounts", "billing", "payments", "outreach"),
     "delinquency": ("ledger", "clock"),
     "outreach": ("accounts", "clock", "delinquency", "results", "legal", "payments", "billing"),
     "legal": ("clock", "ledger", "delinquency", "accounts", "outreach"),
@@ -59,7 +59,7 @@ SECRETS = {
 """Every Secret the manifests reference, with its keys (deploy/README.md, Secrets). None is committed."""
 
 CRD_KINDS = {"KafkaTopic", "KafkaUser", "ScaledObject", "TriggerAuthentication"}
-_PINNED = re.compile(r"^[^:@]+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+_PINNED = re.compile(r"^[^@\s]+?(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
 
 def load_docs(text: str) -> list[dict[str, Any]]:
@@ -126,7 +126,7 @@ def _container_problems(where: str, c: dict[str, Any], pod_sc: dict[str, Any], *
             if not (resources.get(part) or {}).get(res):
                 problems.append(f"{where}: no {part}.{res}")
     sc = c.get("securityContext") or {}
-    if not (sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True):
+    if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
         problems.append(f"{where}: runAsNonRoot is not true")
     if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
         problems.append(f"{where}: runs as uid 0")
@@ -238,6 +238,34 @@ def _platform_config(docs: list[dict[str, Any]]) -> Any:
     return parse_config(yaml.safe_load(platform_config_text(docs)))
 
 
+def check_acls(docs: list[dict[str, Any]]) -> list[str]:
+    """Each service's KafkaUser may read what it consumes and write what it publishes (and the .dlq)."""
+    problems: list[str] = []
+    try:
+        topics = _platform_config(docs).topics
+    except Exception:  # the config check reports the cause
+        return problems
+    users = {_name(u): u for u in _of_kind(docs, "KafkaUser")}
+    for svc in SERVICES:
+        user = users.get(f"collections-{svc}")
+        if user is None:
+            problems.append(f"collections-{svc}: no KafkaUser")
+            continue
+        granted: set[tuple[str, str, str]] = set()
+        for acl in user.get("spec", {}).get("authorization", {}).get("acls", []):
+            res = acl.get("resource", {})
+            for op in acl.get("operations", []):
+                granted.add((res.get("type"), res.get("name"), op))
+        wanted = {("group", f"collections-{svc}", "Read")}
+        wanted |= {("topic", topics.name(k), "Read") for k in READS[svc]}
+        wanted |= {("topic", topics.name(k), "Write") for k in WRITES[svc]}
+        wanted |= {("topic", topics.name(k) + ".dlq", "Write") for k in READS[svc]}
+        problems += [
+            f"KafkaUser collections-{svc}: no {op} on {kind} {name}" for kind, name, op in sorted(wanted - granted)
+        ]
+    return problems
+
+
 def check_network(docs: list[dict[str, Any]]) -> list[str]:
     """Each Deployment's pods are selected by a NetworkPolicy that restricts egress."""
     problems: list[str] = []
@@ -330,6 +358,7 @@ def check_all(docs: list[dict[str, Any]], *, prod: bool = False) -> list[str]:
         + check_config(docs)
         + check_topics(docs)
         + check_scaling(docs)
+        + check_acls(docs)
         + check_network(docs)
         + check_secrets(docs)
         + check_crds(docs)
