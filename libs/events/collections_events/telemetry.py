@@ -31,7 +31,8 @@ PERSONAL_KEYS = frozenset(
     {"phones", "emails", "email", "phone", "number", "name", "postal_address", "destination", "contacts"}
 )
 _EMAIL = re.compile(r"[^\s@\"']+@[^\s@\"']+\.[^\s@\"']+")
-_PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+# E.164 numbers (the contract's phone format); dates and timestamps must not look like phones.
+_PHONE = re.compile(r"\+[1-9]\d{6,14}")
 
 
 def current_traceparent() -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from collections_events.telemetry import consumer_span
 from collections_events.validation import Event, Rejection
 
 log = structlog.get_logger("collections.runtime")
+_RELAY_LOCK_KEY = 7_406_117_301  # an arbitrary, fixed advisory-lock key for "this database's relay"
 RETRIES = 3
 
 
@@ -220,7 +221,9 @@ class ServiceRuntime:
             rejection, source=f"collections/{self.name}", position=delivery.position, line=delivery.line
         )
         if not await batch.first_time(envelope.id):
-            return False
+            # Already answered (a redelivery after a crash before the dead-letter send): the
+            # rejection is not published twice, but the message is dead-lettered again, at least once.
+            return True
         uow = self.unit_of_work(batch.session, outbox_buffer=batch.outbox_rows)
         uow.emit_envelope(envelope)
         await uow.flush()
@@ -243,6 +246,10 @@ class ServiceRuntime:
         self._outbox_dirty = False
         outbox = self.spec.tables["outbox"]
         async with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                # One relay at a time per service database, even with several replicas: two relays
+                # interleaving their sends would break the outbox's order.
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
             rows = (
                 await session.execute(
                     select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.event, outbox.c.traceparent)
