@@ -101,6 +101,15 @@ class UnitOfWork:
         self._versions[stream_id] = events[-1].version if events else 0
         return events
 
+    async def _load_versions(self, stream_ids: list[str]) -> None:
+        t = self._t["events"]
+        for start in range(0, len(stream_ids), 500):
+            chunk = stream_ids[start : start + 500]
+            query = select(t.c.stream_id, func.max(t.c.version)).where(t.c.stream_id.in_(chunk)).group_by(t.c.stream_id)
+            found = {sid: int(v) for sid, v in await self.session.execute(query)}
+            for sid in chunk:
+                self._versions[sid] = found.get(sid, 0)
+
     async def stream_version(self, stream_id: str) -> int:
         """The version of the newest event of `stream_id` (0 when empty)."""
         t = self._t["events"]
@@ -119,17 +128,7 @@ class UnitOfWork:
         if not events:
             return expected_version
         t = self._t["events"]
-        rows = [
-            {
-                "stream_id": stream_id,
-                "version": expected_version + n,
-                "event_id": e.id,
-                "type": e.type,
-                "time": e.time,
-                "data": json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
-            }
-            for n, e in enumerate(events, start=1)
-        ]
+        rows = [_log_row(stream_id, expected_version + n, e) for n, e in enumerate(events, start=1)]
         # No savepoint: a conflict aborts the whole unit of work, and the runner retries it whole.
         try:
             await self.session.execute(insert(t), rows)
@@ -227,14 +226,28 @@ class UnitOfWork:
         return [e for _, e in self._emitted]
 
     async def flush(self) -> None:
-        """Append emitted events to the service's log and the outbox, in emit order."""
+        """Append emitted events to the service's log and the outbox, in emit order.
+
+        Batched: one version lookup per 500 streams not yet known to this unit of work and one
+        insert for all log rows, so a day close that moves thousands of accounts costs a few round
+        trips, not two per account. Raises ConcurrencyError when another writer took a version.
+        """
         if not self._emitted:
             return
         by_stream: dict[str, list[Envelope]] = {}
         for _, envelope in self._emitted:
             by_stream.setdefault(envelope.subject, []).append(envelope)
+        await self._load_versions([s for s in by_stream if s not in self._versions])
+        log_rows = []
         for stream_id, envelopes in by_stream.items():
-            await self.append(stream_id, await self.stream_version(stream_id), envelopes)
+            version = self._versions[stream_id]
+            for n, e in enumerate(envelopes, start=1):
+                log_rows.append(_log_row(stream_id, version + n, e))
+            self._versions[stream_id] = version + len(envelopes)
+        try:
+            await self.session.execute(insert(self._t["events"]), log_rows)
+        except IntegrityError as exc:
+            raise ConcurrencyError("another writer appended to one of these streams first") from exc
         rows = [
             {
                 "topic": topic,
@@ -250,6 +263,17 @@ class UnitOfWork:
         else:
             await write_outbox(self.session, self._t["outbox"], rows)
         self._emitted.clear()
+
+
+def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]:
+    return {
+        "stream_id": stream_id,
+        "version": version,
+        "event_id": envelope.id,
+        "type": envelope.type,
+        "time": envelope.time,
+        "data": json.dumps(envelope.data, ensure_ascii=False, separators=(",", ":")),
+    }
 
 
 async def write_outbox(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
