@@ -5,6 +5,12 @@
 #   deploy/image.sh base       only (re)build the Debian base image
 #   deploy/image.sh smoke      run the built image's console scripts once (no network, read-only check)
 #   deploy/image.sh export F   write the image as an OCI archive F (for `skopeo copy`/`podman load`)
+#   deploy/image.sh run [-e NAME=VALUE]... [-c CONFIG.yaml] -- CMD...
+#                              run CMD from the image as the Deployment would: root filesystem
+#                              read-only, /tmp a fresh tmpfs, uid/gid 10001, no capabilities, the
+#                              host's (loopback) network; the platform YAML (-c) is mounted at
+#                              /etc/collections/platform.yaml. The process keeps this script's pid
+#                              (exec), so SIGTERM to it reaches the service.
 #
 # How: mmdebstrap makes a minimal Debian bookworm root filesystem holding python3.11 from Debian's
 # packages (the apt sources of this machine are reused, so it works where only Debian's mirror is
@@ -110,6 +116,49 @@ smoke() {
   log "smoke ok: five console scripts answer as uid 10001"
 }
 
+# Run a command from the image like the pod does (see the header). Needs root (mount namespaces).
+run_image() {
+  local envs=() config="" arg
+  while (($#)); do
+    case "$1" in
+      -e) envs+=("$2"); shift 2 ;;
+      -c) config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+      --) shift; break ;;
+      *) break ;;
+    esac
+  done
+  (($#)) || die "usage: $0 run [-e NAME=VALUE]... [-c CONFIG] -- CMD..."
+  [[ $EUID -eq 0 ]] || die "run needs root (mount namespace)"
+  local ctr rootfs
+  ctr="$(bah from --pull-never "$IMAGE_NAME:$IMAGE_TAG")"
+  rootfs="$(bah mount "$ctr")"
+  echo "$ctr" >"$BUILDAH_RUNROOT/last-run-container" 2>/dev/null || true
+  # The image's own environment (PATH to the venv, HOME=/tmp, PYTHONDONTWRITEBYTECODE...).
+  mapfile -t image_env < <(bah inspect --type container --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$ctr" | sed '/^$/d')
+  for arg in "${envs[@]}"; do image_env+=("$arg"); done
+  [[ -n "$config" ]] && image_env+=("COLLECTIONS_CONFIG=/etc/collections/platform.yaml")
+  log "running from $IMAGE_NAME:$IMAGE_TAG (container $ctr, read-only root, uid 10001): $*"
+  # A private mount namespace: the rootfs bound read-only, /tmp tmpfs, /proc, /dev; then chroot and
+  # (the image's setpriv) drop to uid 10001 with no capabilities. exec all the way, so the pid stays this script's.
+  exec unshare --mount --propagation private -- /bin/bash -c '
+    set -e
+    root="$1"; config="$2"; shift 2
+    mount --bind "$root" "$root"
+    mount -t tmpfs -o size=64m,mode=1777,nosuid,nodev tmpfs "$root/tmp"
+    mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    if [[ -n "$config" ]]; then
+      mkdir -p "$root/etc/collections"
+      touch "$root/etc/collections/platform.yaml"
+      mount --bind -o ro "$config" "$root/etc/collections/platform.yaml"
+    fi
+    mount -o remount,bind,ro "$root"
+    envs=(); while [[ "$1" != "--" ]]; do envs+=("$1"); shift; done; shift
+    exec chroot "$root" /usr/bin/setpriv --reuid 10001 --regid 10001 --clear-groups --inh-caps=-all \
+      --bounding-set=-all --no-new-privs -- /usr/bin/env -i -C /tmp "${envs[@]}" "$@"
+  ' _ "$rootfs" "$config" "${image_env[@]}" -- "$@"
+}
+
 case "${1:-build}" in
   build) ensure_tools; build_base; build_image ;;
   base) ensure_tools; build_base ;;
@@ -119,5 +168,10 @@ case "${1:-build}" in
     bah push "$IMAGE_NAME:$IMAGE_TAG" "oci-archive:$2:$IMAGE_NAME:$IMAGE_TAG" >&2
     echo "$2"
     ;;
-  *) echo "usage: $0 [build|base|smoke|export FILE]" >&2; exit 2 ;;
+  run) shift; run_image "$@" ;;
+  clean-run)
+    # remove the containers `run` left (their rootfs copies take space in vfs storage)
+    bah rm --all >/dev/null && log "removed working containers"
+    ;;
+  *) echo "usage: $0 [build|base|smoke|export FILE|run ... -- CMD|clean-run]" >&2; exit 2 ;;
 esac
