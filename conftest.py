@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,13 +20,19 @@ ROOT = Path(__file__).parent
 LOCAL = ROOT / "deploy" / "local"
 
 
+# A pytest run that starts its own servers keeps them in a state folder of its own, so two runs on
+# one machine never stop each other's servers (`make test` passes addresses and starts nothing here).
+_STATE = {"COLLECTIONS_STATE": os.environ.get("COLLECTIONS_STATE") or tempfile.mkdtemp(prefix="collections-pytest-")}
+
+
 def _start(script: str) -> str:
-    done = subprocess.run([str(LOCAL / script), "start"], check=True, capture_output=True, text=True)
+    env = {**os.environ, **_STATE}
+    done = subprocess.run([str(LOCAL / script), "start"], check=True, capture_output=True, text=True, env=env)
     return done.stdout.strip().splitlines()[-1]
 
 
 def _stop(script: str) -> None:
-    subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True)
+    subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True, env={**os.environ, **_STATE})
 
 
 @pytest.fixture(scope="session")
