@@ -15,7 +15,7 @@ run: install
 # Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
 test: install
 	@deploy/local/postgres.sh install >/dev/null && deploy/local/kafka.sh install >/dev/null
-	@set -o pipefail; export COLLECTIONS_STATE=$$(mktemp -d /tmp/collections-test-XXXXXX); \
+	@set -o pipefail; export COLLECTIONS_STATE=$$(mktemp -d /tmp/collections-test-XXXXXX); chmod 755 "$$COLLECTIONS_STATE"; \
 	pg=$$(deploy/local/postgres.sh start | tail -n1) && kafka=$$(deploy/local/kafka.sh start | tail -n1) || { deploy/local/postgres.sh stop; deploy/local/kafka.sh stop; exit 1; }; \
 	COLLECTIONS_PG_URL=$$pg COLLECTIONS_KAFKA_BOOTSTRAP=$$kafka $(UV) run pytest $(PYTEST_ARGS); status=$$?; \
 	deploy/local/kafka.sh stop >/dev/null 2>&1; deploy/local/postgres.sh stop >/dev/null 2>&1; rm -rf "$$COLLECTIONS_STATE"; exit $$status

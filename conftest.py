@@ -23,6 +23,7 @@ LOCAL = ROOT / "deploy" / "local"
 # A pytest run that starts its own servers keeps them in a state folder of its own, so two runs on
 # one machine never stop each other's servers (`make test` passes addresses and starts nothing here).
 _STATE = {"COLLECTIONS_STATE": os.environ.get("COLLECTIONS_STATE") or tempfile.mkdtemp(prefix="collections-pytest-")}
+os.chmod(_STATE["COLLECTIONS_STATE"], 0o755)  # PostgreSQL runs as an unprivileged user and must reach it
 
 
 def _start(script: str) -> str:
