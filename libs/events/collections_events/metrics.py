@@ -10,6 +10,21 @@ may use (tests/deploy checks them). Every series carries `service_name` (`collec
 
 Attributes are low-cardinality on purpose: topic, partition, consumer group, event type, outcome,
 channel, reason. Never an account id or anything personal.
+
+Where the runtime calls what (`m = setup_metrics(spec.name)` at process start; `add_metrics_route(app)`
+in `api.service_app`):
+- consumer, per message, after its transaction committed or failed: `m.message_consumed(...)` with an
+  outcome of OUTCOMES, and `m.message_processed(seconds, ..., error_type=type(exc).__name__)` timing
+  inbox + handler + commit; a `day.closed` also `m.day_closed(seconds)`;
+- consumer, after each fetch, per assigned partition: `m.set_consumer_lag(highwater - position, ...)`;
+- dead-letter path: `m.message_dead_lettered(topic=<source topic>, reason="unreadable"|"handler_failed")`;
+- after a unit of work commits, per emitted envelope: `m.event_emitted(envelope.type, envelope.data)`
+  (contacts, suppressions, promises, arrangements, cases, bucket changes, rejections all follow);
+- relay, per send: `m.message_sent(topic=, event_type=, seconds=, error_type=)`; per poll:
+  `m.set_outbox(unsent_rows, now - oldest unsent row's insertion time)` (wall clock of the insert, not
+  the event's `time`, which is the cause's business instant);
+- delinquency after a close: `m.set_accounts_in_bucket({bucket: count})` (optional, one GROUP BY);
+- outreach app layer when it evaluates a call step: `m.call_cap_checked(calls_in_window, cap.calls)`.
 """
 
 from __future__ import annotations
