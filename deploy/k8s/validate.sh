@@ -29,7 +29,7 @@ ensure_kustomize() {
   log "building kustomize $KUSTOMIZE_VERSION (go install, once)"
   local tmp t0=$SECONDS
   tmp="$(mktemp -d)"
-  GOBIN="$tmp" GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >&2
+  GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >&2
   mkdir -p "$(dirname "$KUSTOMIZE")"
   mv "$tmp/kustomize" "$KUSTOMIZE"
   rmdir "$tmp"
