@@ -90,13 +90,17 @@ class DelinquencyChange:
 
 
 def apply_delinquency(state: AccountState, delinquent_since: date | None) -> tuple[AccountState, DelinquencyChange]:
-    """Take delinquency's `delinquent_since` (null: current). A new episode resets the steps' state;
-    a cure keeps every unsettled promise (an arrangement keeps its own rules)."""
+    """Take delinquency's `delinquent_since` (null: current). A new episode resets the steps' state,
+    including the date it was last evaluated: an episode that starts after D's close (a reversal
+    between closes, published as of D) is evaluated as of D at once even when the episode before it
+    was already evaluated for D (behaviour.md, Time and order). A cure keeps every unsettled promise
+    (an arrangement keeps its own rules)."""
     before = state.delinquent_since
     if before is None and delinquent_since is not None:
-        return replace(state, delinquent_since=delinquent_since, episode=state.episode + 1, fired=()), (
-            DelinquencyChange(started=True)
+        started = replace(
+            state, delinquent_since=delinquent_since, episode=state.episode + 1, fired=(), evaluated_on=None
         )
+        return started, DelinquencyChange(started=True)
     if before is not None and delinquent_since is None:
         cured, kept = keep_all(replace(state, delinquent_since=None, fired=()))
         return cured, DelinquencyChange(cured=True, kept=kept)
