@@ -102,6 +102,10 @@ async def simulate(
             channels.observe({"type": envelope.type, "data": envelope.data})
         elif envelope.type == "ledger.waiver_posted":
             portfolio.note_waiver(envelope.data["account_id"], envelope.data["amount_minor"])
+        elif envelope.type == "outreach.arrangement_made":
+            portfolio.note_arrangement(envelope.data["account_id"], True)
+        elif envelope.type in ("outreach.arrangement_completed", "outreach.arrangement_broken"):
+            portfolio.note_arrangement(envelope.data["account_id"], False)
 
     platform = build_embedded(state_dir, config, published)
     await platform.start()

@@ -80,6 +80,7 @@ class _Account:
     payments_made: int = 0
     waived_minor: int = 0
     stopped: bool = False
+    in_arrangement: bool = False
 
     def owed(self, as_of: date | None = None) -> int:
         """What is unpaid of the dues due on or before `as_of` (all billed dues when None)."""
@@ -159,6 +160,12 @@ class Portfolio:
         """The platform forgave `amount_minor` of this account's dues (a completed settlement)."""
         if account_id in self.accounts:
             self.accounts[account_id].waived_minor += amount_minor
+
+    def note_arrangement(self, account_id: str, active: bool) -> None:
+        """An arrangement was made (`active`) or ended: while one runs, the customer pays only its
+        installments (the payments the channel simulator schedules), not their usual dues."""
+        if account_id in self.accounts:
+            self.accounts[account_id].in_arrangement = active
 
     def customer(self, account_id: str) -> Customer:
         """The (hidden) customer behind an account: the channel simulator reads their propensity."""
@@ -266,13 +273,13 @@ class Portfolio:
         if kind == "pay_upto":
             payment_id, as_of, amount = args
             owed = account.owed(as_of)
-            if account.stopped or owed <= 0:
+            if account.stopped or account.in_arrangement or owed <= 0:
                 return []
             return [self._payment(account, day, payment_id, min(amount, owed))]
         if kind == "pay_owed":
             payment_id = args[0]
             owed = account.owed(day)
-            if account.stopped or owed <= 0:
+            if account.stopped or account.in_arrangement or owed <= 0:
                 return []
             return [self._payment(account, day, payment_id, owed)]
         if kind == "pay_exact":
