@@ -106,3 +106,13 @@ def test_scheduled_payments_are_published_on_their_business_date() -> None:
             assert mine[0]["data"]["received_on"] == "2026-01-12"
         else:
             assert mine == []
+
+
+def test_a_customer_in_an_arrangement_pays_only_its_installments() -> None:
+    settings = PortfolioSettings(seed=11, accounts=40, days=60)
+    free = [e for e in generate_events(settings) if e["type"] == "payment.received"]
+    bound = Portfolio(settings)
+    for account_id in bound.accounts:
+        bound.note_arrangement(account_id, True)
+    paid = [e for day in bound.days for e in bound.events_on(day) if e["type"] == "payment.received"]
+    assert free and paid == []
