@@ -142,7 +142,10 @@ class DistributedPlatform:
             return "(no log)"
 
     def stop(self) -> None:
-        """Stop every process this platform started (SIGTERM, SIGKILL after 20 s)."""
+        """Stop every process this platform started: SIGTERM to all at once, then SIGKILL after 20 s."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
         for proc in self.procs.values():
             stop_service_process(proc)
 
