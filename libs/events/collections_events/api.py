@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.envelope import Envelope
+from collections_events.metrics import add_metrics_route
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Event, Rejection, read_structured
 
@@ -28,6 +29,7 @@ def service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -
     app = FastAPI(title=title, description=description, version="1")
     app.state.runtime = runtime
     app.state.ready_checks = [runtime.db.ping]
+    add_metrics_route(app)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

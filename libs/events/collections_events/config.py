@@ -243,6 +243,32 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("literal"))
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader without YAML 1.1's base-60 numbers, so `end: 21:00` written unquoted is
+    the string "21:00" (YAML 1.2), not the integer 1260."""
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    _INT_TAG,
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+ConfigLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
 def load_config(path: str | Path | None) -> PlatformConfig:
     """Read and validate the YAML file at `path` (defaults when `path` is None).
 
@@ -256,7 +282,7 @@ def load_config(path: str | Path | None) -> PlatformConfig:
     except OSError as exc:
         raise ConfigError(f"config: cannot read {file}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=ConfigLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"config: {file} is not valid YAML: {exc}".splitlines()[0]) from None
     return parse_config(raw)

@@ -22,9 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from collections_events.config import ConfigError, PlatformConfig, load_config
+from collections_events.metrics import get_metrics, setup_metrics
 from collections_events.registry import TOPIC_KEYS
 from collections_events.runtime.runtime import DeadLetter, Delivery, OutboxMessage, ServiceRuntime
 from collections_events.runtime.service import ServiceSpec
@@ -55,6 +58,8 @@ log = structlog.get_logger("collections.process")
 
 CRASH_HOOK_ENV = "COLLECTIONS_TEST_CRASH_AFTER_COMMIT"
 RELAY_INTERVAL_S = 0.05
+FORCED_RELAY_INTERVAL_S = 5.0
+
 MAX_RECORDS = 500
 STOP_GRACE_S = 10.0
 _TOPIC_EXISTS = 36
@@ -138,6 +143,8 @@ class ServiceProcess:
         self.assigned = asyncio.Event()
         self._lock = asyncio.Lock()
         self._kick = asyncio.Event()
+        self._backlog_since: float | None = None
+        self._last_forced = 0.0
         self._key_of = {self.config.topics.name(k): k for k in TOPIC_KEYS}
         self._crash_after = os.environ.get(CRASH_HOOK_ENV) or None
         self.producer = AIOKafkaProducer(
@@ -198,6 +205,7 @@ class ServiceProcess:
                         await fetch
                     break
                 batches = fetch.result()
+                await self._report_lag(consumer)
                 ok = True
                 for tp, records in batches.items():
                     if records:
@@ -210,6 +218,21 @@ class ServiceProcess:
                     backoff = min(backoff * 2, 5.0)
         finally:
             await consumer.stop()
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Consumer lag per assigned partition: the highwater mark minus the next offset to read."""
+        metrics = get_metrics()
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=1)
+            except (KafkaError, TimeoutError, IllegalStateError):
+                continue
+            metrics.set_consumer_lag(
+                highwater - position, topic=tp.topic, partition=tp.partition, group=f"collections-{self.name}"
+            )
 
     async def _handle_batch(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
@@ -288,6 +311,7 @@ class ServiceProcess:
         Raises the send error: the relay's transaction then rolls back and the rows stay unsent.
         """
         futures = []
+        started = time.perf_counter()
         for message in messages:
             wire = encode_outbox_row(message.value, message.traceparent)
             futures.append(
@@ -296,13 +320,23 @@ class ServiceProcess:
                 )
             )
         await asyncio.gather(*futures)
+        seconds = (time.perf_counter() - started) / max(len(messages), 1)
+        metrics = get_metrics()
+        for message in messages:
+            event_type = json.loads(message.value).get("type", "unknown")
+            metrics.message_sent(topic=self.config.topics.name(message.topic), event_type=event_type, seconds=seconds)
 
     async def relay(self) -> None:
         """Publish the outbox every ~50 ms (sooner after a batch) until `stop`, then flush it."""
         delay = RELAY_INTERVAL_S
         while True:
             try:
-                sent = await self.runtime.relay(self.publish)
+                # Now and then look at the outbox even when this process wrote nothing: rows another
+                # replica (or a crashed predecessor) left unsent are published too.
+                force = time.monotonic() - self._last_forced > FORCED_RELAY_INTERVAL_S
+                if force:
+                    self._last_forced = time.monotonic()
+                sent = await self.runtime.relay(self.publish, force=force)
                 delay = RELAY_INTERVAL_S
             except Exception as exc:
                 log.error("relay failed; rows stay unsent", service=self.name, error=str(exc)[:300])
@@ -310,6 +344,7 @@ class ServiceProcess:
                 delay = min(max(delay * 2, 0.2), 5.0)
                 if self.stop.is_set() and self.consumer_done:
                     return
+            self._report_outbox(sent)
             if sent:
                 continue
             if self.stop.is_set() and self.consumer_done:
@@ -317,6 +352,22 @@ class ServiceProcess:
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=delay)
+
+    def _report_outbox(self, sent: int) -> None:
+        """Outbox backlog and the age of its oldest row, as the relay sees them.
+
+        The relay drains the outbox in one pass unless a pass is full, so a pass that sent nothing
+        means an empty backlog; the age is how long rows have been waiting since the relay first
+        found the outbox non-empty (wall clock: this is about the process, not the business).
+        """
+        now = time.monotonic()
+        if sent == 0:
+            self._backlog_since = None
+            get_metrics().set_outbox(0, 0.0)
+            return
+        if self._backlog_since is None:
+            self._backlog_since = now
+        get_metrics().set_outbox(sent, now - self._backlog_since)
 
     def wake_relay(self) -> None:
         """Make the relay look at the outbox now rather than at its next tick."""
@@ -453,6 +504,7 @@ def service_main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
         print(f"collections-{spec.name}: KAFKA_BOOTSTRAP_SERVERS is not set", file=sys.stderr)
         sys.exit(2)
     setup_tracing(spec.name)
+    setup_metrics(spec.name)
     asyncio.run(
         _run_until_signal(
             lambda stop: run_service(

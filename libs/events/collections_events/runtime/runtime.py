@@ -9,6 +9,7 @@ outage) is answered with `system.event_rejected` and dead-lettered, so the event
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
+from collections_events.metrics import get_metrics
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
@@ -123,6 +125,7 @@ class ServiceRuntime:
                     await self._handle(batch, delivery, dead)
                 await batch.close()
             self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
+            self._count(batch)
             return dead
         except (OperationalError, DBAPIError) as exc:
             if _is_outage(exc):
@@ -152,7 +155,27 @@ class ServiceRuntime:
                 await uow.flush()
             await batch.close()
         self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
+        for envelope in emitted:
+            get_metrics().event_emitted(envelope.type, envelope.data)
         return emitted
+
+    def _count(self, batch: _Batch) -> None:
+        """Metrics of a committed batch: each delivery's outcome and duration, each emitted event."""
+        metrics = get_metrics()
+        group = f"collections-{self.name}"
+        for delivery, outcome, event_type, seconds in batch.outcomes:
+            partition = _partition_of(delivery.position)
+            metrics.message_consumed(
+                topic=delivery.topic, partition=partition, group=group, event_type=event_type, outcome=outcome
+            )
+            if outcome == "rejected":
+                metrics.message_dead_lettered(topic=delivery.topic, reason="unreadable")
+            if outcome == "processed":
+                metrics.message_processed(seconds, topic=delivery.topic, group=group, event_type=event_type)
+                if event_type == "day.closed":
+                    metrics.day_closed(seconds)
+        for envelope in batch.emitted:
+            metrics.event_emitted(envelope.type, envelope.data)
 
     async def _process_one(self, delivery: Delivery) -> list[DeadLetter]:
         last_error: Exception | None = None
@@ -164,6 +187,7 @@ class ServiceRuntime:
                     await self._handle(batch, delivery, dead)
                     await batch.close()
                 self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
+                self._count(batch)
                 return dead
             except ConcurrencyError as exc:
                 last_error = exc
@@ -194,24 +218,36 @@ class ServiceRuntime:
             await self._reject(batch, delivery, rejection, force=True)
             await batch.close()
         self._outbox_dirty = True
+        metrics = get_metrics()
+        metrics.message_dead_lettered(topic=delivery.topic, reason="handler_failed")
+        metrics.event_emitted("system.event_rejected", {"type": rejection.type})
         return [DeadLetter(delivery, reason)]
 
     async def _handle(self, batch: _Batch, delivery: Delivery, dead: list[DeadLetter]) -> None:
         parsed = delivery.parsed
+        started = time.perf_counter()
         if isinstance(parsed, Rejection):
-            if await self._reject(batch, delivery, parsed, force=False):
+            answered = await self._reject(batch, delivery, parsed, force=False)
+            if answered:
                 dead.append(DeadLetter(delivery, parsed.reason))
+            batch.outcomes.append((delivery, "rejected" if answered else "ignored", parsed.type, 0.0))
             return
-        if not self.spec.wants(delivery.topic, parsed.type) or not await batch.first_time(parsed.id):
+        if not self.spec.wants(delivery.topic, parsed.type):
+            batch.outcomes.append((delivery, "ignored", parsed.type, 0.0))
+            return
+        if not await batch.first_time(parsed.id):
+            batch.outcomes.append((delivery, "duplicate", parsed.type, 0.0))
             return
         uow = self.unit_of_work(batch.session, parsed, delivery.line, outbox_buffer=batch.outbox_rows)
         with consumer_span(self.name, parsed.type, parsed.id, parsed.envelope.traceparent, delivery.topic):
             structlog.contextvars.bind_contextvars(event_id=parsed.id, consumer=self.name, position=delivery.position)
             try:
                 await self.spec.handle(parsed, uow)
+                batch.emitted.extend(uow.emitted)
                 await uow.flush()
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "consumer", "position")
+        batch.outcomes.append((delivery, "processed", parsed.type, time.perf_counter() - started))
 
     async def _reject(self, batch: _Batch, delivery: Delivery, rejection: Rejection, *, force: bool) -> bool:
         """Publish the rejection once (owner of the topic only, unless forced). True when published."""
@@ -226,6 +262,7 @@ class ServiceRuntime:
             return True
         uow = self.unit_of_work(batch.session, outbox_buffer=batch.outbox_rows)
         uow.emit_envelope(envelope)
+        batch.emitted.append(envelope)
         await uow.flush()
         log.info("event rejected", consumer=self.name, position=delivery.position, reason=rejection.reason[:300])
         return True
@@ -290,6 +327,9 @@ class _Batch:
         self.inbox_rows: list[dict[str, str]] = []
         self.outbox_rows: list[dict[str, Any]] = []
         self.wrote_outbox = False
+        # (delivery, outcome, event type, seconds) of each delivery, counted once the batch commits.
+        self.outcomes: list[tuple[Delivery, str, str | None, float]] = []
+        self.emitted: list[Envelope] = []
 
     @classmethod
     async def open(cls, session: AsyncSession, runtime: ServiceRuntime, event_ids: list[str]) -> _Batch:
@@ -325,6 +365,16 @@ class _Batch:
         if self.outbox_rows:
             await write_outbox(self.session, self.runtime.spec.tables["outbox"], self.outbox_rows)
             self.wrote_outbox = True
+
+
+def _partition_of(position: str) -> int:
+    # `kafka:<topic>/<partition>/<offset>`; the embedded log has one partition.
+    if position.startswith("kafka:"):
+        try:
+            return int(position.rsplit("/", 2)[-2])
+        except (ValueError, IndexError):
+            return 0
+    return 0
 
 
 def _is_outage(exc: DBAPIError) -> bool:
