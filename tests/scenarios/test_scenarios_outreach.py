@@ -1098,3 +1098,86 @@ def test_cli_replay_twice_is_byte_identical_and_results_join_the_trail(tmp_path:
         None,
     )
     assert last["occurred_at"] == "2025-03-13T01:00:00+08:00"
+
+
+# -- invalid results ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {
+            "promise": promise(100, "2025-03-10"),
+            "arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": 1}]),
+        },
+        {"arrangement": arrangement("loan", [{"due_on": "2025-03-10", "amount_minor": 100}])},
+        {"arrangement": arrangement("plan", [])},
+        {"arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": 0}])},
+        {"arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": -5}])},
+        {"arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": 10.5}])},
+        {"arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": "100"}])},
+        {"arrangement": arrangement("plan", [{"due_on": "2025-03-10", "amount_minor": True}])},
+        {
+            "arrangement": arrangement(
+                "plan", [{"due_on": "2025-03-10", "amount_minor": 100}, {"due_on": "2025-03-10", "amount_minor": 100}]
+            )
+        },
+        {
+            "arrangement": arrangement(
+                "settlement",
+                [{"due_on": "2025-03-11", "amount_minor": 100}, {"due_on": "2025-03-10", "amount_minor": 100}],
+            )
+        },
+        {"outcome": "hung_up"},
+        {"occurred_at": "2025-03-03T10:00:00"},
+    ],
+)
+async def test_invalid_results_are_rejected_and_change_nothing(tmp_path: Path, extra: dict[str, Any]) -> None:
+    s = delinquent_account()
+    s.closes("2025-03-01", "2025-03-02")
+    data = {"account_id": "A1", "attempt_id": None, "channel": "call", "outcome": "answered_rpc"}
+    s.add("contact.result_reported", {**data, "occurred_at": "2025-03-03T02:00:00Z", **extra}, "2025-03-03T02:00:00Z")
+    s.closes("2025-03-03", "2025-03-06")
+    out = await s.run(tmp_path)
+    check_contract(out)
+    rejected = out.of("system.event_rejected")
+    assert len(rejected) == 1 and rejected[0]["type"] == "contact.result_reported"
+    assert rejected[0]["line"] == 5 and rejected[0]["event_id"] == "in-5"
+    assert [r["kind"] for r in out.of("outreach.contact_recorded")] == ["requested"] * 3
+    assert out.of("outreach.arrangement_made") == out.of("outreach.promise_recorded") == []
+
+
+async def test_a_suppressed_step_is_not_made_up_and_non_ascii_ids_chain(tmp_path: Path) -> None:
+    account = "客户-1"
+    s = Scenario()
+    s.opened(account)
+    s.due(account, "D1", "2025-03-01", 10000)
+    s.flag(account, "dispute", True, "2025-03-01T02:00:00Z")
+    s.closes("2025-03-01", "2025-03-03")
+    s.flag(account, "dispute", False, "2025-03-04T02:00:00Z")
+    s.result(account, "no_answer", "2025-03-04T10:00:00+08:00")
+    # a new timezone and consents apply from the next evaluation on
+    s.add(
+        "account.contacts_updated",
+        {
+            "account_id": account,
+            "timezone": "Europe/Berlin",
+            "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": False},
+        },
+        "2025-03-04T03:00:00Z",
+    )
+    s.closes("2025-03-04", "2025-03-11")
+    out = await s.run(tmp_path)
+    check_contract(out)
+    assert by_close(out, account) == [
+        ("2025-03-02", "sms-reminder", "dispute"),
+        ("2025-03-02", "push-reminder", "dispute"),
+        ("2025-03-06", "email-reminder", None),
+        ("2025-03-11", "calls", "no_consent"),
+    ]
+    email = out.of("outreach.contact_requested", account)[0]
+    assert (email["not_before"], email["not_after"]) == ("2025-03-07T07:00:00Z", "2025-03-07T20:00:00Z")
+    records = out.of("outreach.contact_recorded", account)
+    assert [(r["kind"], r["account_id"], r["sequence"]) for r in records] == [
+        ("result", account, 1),
+        ("requested", account, 2),
+    ]
+    assert records[0]["prev_hash"] == ZERO and records[0]["hash"] == recompute_hash(records[0])

@@ -49,6 +49,25 @@ async def test_episode_started_after_close_is_evaluated_at_once(outreach: Harnes
     assert of_type(await outreach.close(D0 + timedelta(days=2)), "outreach.contact_requested") == []
 
 
+async def test_relapse_after_an_evaluated_close_is_evaluated_again_at_once(outreach: Harness) -> None:
+    # Evaluated at the close of D in one episode, cured and relapsed (a reversal) before the next
+    # close, published as of D: the new episode is evaluated as of D at once, window D+1.
+    day = D0 + timedelta(days=5)
+    await outreach.opened("A6")
+    await outreach.delinquent("A6", D0 + timedelta(days=1), D0)
+    await outreach.close_range(D0 + timedelta(days=1), day)
+    await outreach.delinquent("A6", day, None)
+    out = await outreach.delinquent("A6", day, D0)
+    requests = of_type(out, "outreach.contact_requested")
+    assert [(r["as_of"], r["step"]) for r in requests] == [
+        (day.isoformat(), "sms-reminder"),
+        (day.isoformat(), "push-reminder"),
+        (day.isoformat(), "email-reminder"),
+    ]
+    assert requests[0]["not_before"] == "2026-01-16T00:00:00Z"
+    assert of_type(await outreach.close(day + timedelta(days=1)), "outreach.contact_requested") == []
+
+
 async def test_old_or_repeated_close_is_ignored(outreach: Harness) -> None:
     await outreach.opened("A3")
     await outreach.delinquent("A3", D0 + timedelta(days=1), D0)
