@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES, TOPIC_OWNERS
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.store.uow import encode_envelope
-from collections_events.validation import Event, read_json
+from collections_events.validation import Event, Rejection, read_json
 from collections_platform.embedded import build_embedded, close_embedded
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class ReplayError(Exception):
@@ -30,7 +32,7 @@ async def replay(input_path: Path, output_path: Path, config: PlatformConfig, st
     Raises ReplayError when the input cannot be read or the output cannot be written.
     """
     try:
-        source = input_path.open("r", encoding="utf-8")
+        source = input_path.open("rb")
     except OSError as exc:
         raise ReplayError(f"cannot read {input_path}: {exc.strerror}") from None
     try:
@@ -45,7 +47,7 @@ async def replay(input_path: Path, output_path: Path, config: PlatformConfig, st
             return await _run(source, out, config, Path(tmp))
 
 
-async def _run(source: TextIO, out: TextIO, config: PlatformConfig, state_dir: Path) -> int:
+async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir: Path) -> int:
     published = 0
 
     def write(envelope: Envelope) -> None:
@@ -56,10 +58,14 @@ async def _run(source: TextIO, out: TextIO, config: PlatformConfig, state_dir: P
     platform = build_embedded(state_dir, config, write)
     try:
         await platform.start()
+        # Lines are read as bytes so that a line that is not UTF-8 is one rejection, not the end of
+        # the run; a UTF-8 byte order mark at the start of the file is not part of the first event.
         for number, line in enumerate(source, start=1):
+            if number == 1:
+                line = line.removeprefix(UTF8_BOM)
             if not line.strip():
                 continue
-            parsed = read_json(line, inbound_only=True)
+            parsed = _read_line(line)
             if isinstance(parsed, Event):
                 platform.feed(EVENT_TYPES[parsed.type].topic, parsed, number)
                 await platform.drain()
@@ -74,3 +80,12 @@ async def _run(source: TextIO, out: TextIO, config: PlatformConfig, state_dir: P
     finally:
         await close_embedded(platform)
     return published
+
+
+def _read_line(line: bytes) -> Event | Rejection:
+    """One input line as an inbound event, or the reason it is refused (never raises)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection(reason=f"unreadable: the line is not UTF-8 text ({exc.reason} at byte {exc.start})")
+    return read_json(text, inbound_only=True)
