@@ -1,7 +1,7 @@
 """Services killed with SIGKILL mid-run and started again: the platform still publishes replay's events.
 
-Each service is its own OS process on real Kafka and PostgreSQL. A generated portfolio (15
-accounts, 40 business days) is published in file order, settling at day closes and topic changes as
+Each service is its own OS process on real Kafka and PostgreSQL. A generated portfolio (12
+accounts, 30 business days) is published in file order, settling at day closes and topic changes as
 in test_distributed_replay_equivalence. Twice in the run a service dies without any clean-up:
 - outreach kills itself (SIGKILL, the process runner's test hook) right after the database commit
   of the batch holding one day close and before its Kafka offset commit: the close is redelivered
@@ -44,9 +44,9 @@ from collections_platform.simulation.portfolio import PortfolioSettings, generat
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 CONFIG = {"legal": {"referral_dpd": 20}, "delinquency": {"charge_off_dpd": 30}}
-SETTINGS = PortfolioSettings(seed=18, accounts=15, days=40, start=date(2026, 1, 5))
-OUTREACH_DIES_AT_CLOSE = 14  # the 14th day.closed
-DELINQUENCY_KILLED_AT_CLOSE = 27
+SETTINGS = PortfolioSettings(seed=18, accounts=12, days=30, start=date(2026, 1, 5))
+OUTREACH_DIES_AT_CLOSE = 10  # the 10th day.closed
+DELINQUENCY_KILLED_AT_CLOSE = 20
 
 
 async def _until_exited(proc: Any, timeout: float = 120.0) -> int:  # noqa: ASYNC109
