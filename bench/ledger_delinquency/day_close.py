@@ -95,61 +95,8 @@ async def load(url: str, n: int, every: int) -> None:
         await conn.close()
 
 
-async def batched_flush(uow: Any) -> None:
-    """What `UnitOfWork.flush` does, batched: one SELECT of the streams' versions per 5,000 streams and
-    one executemany INSERT for the event log and one for the outbox, instead of two round trips per
-    stream. Bench-only (it reads the unit of work's private fields) to show the lead what a batched
-    flush in libs/events would give; the figure reported first is the library's own flush.
-    """
-    from sqlalchemy import func, insert, select, text
-
-    from collections_events.store.uow import encode_envelope
-
-    emitted = uow._emitted
-    if not emitted:
-        return
-    events = uow._t["events"]
-    by_stream: dict[str, list[Any]] = {}
-    for _, envelope in emitted:
-        by_stream.setdefault(envelope.subject, []).append(envelope)
-    streams = list(by_stream)
-    versions: dict[str, int] = {}
-    for i in range(0, len(streams), 5000):
-        chunk = streams[i : i + 5000]
-        query = select(events.c.stream_id, func.max(events.c.version)).where(events.c.stream_id.in_(chunk))
-        versions.update({sid: int(v) for sid, v in await uow.session.execute(query.group_by(events.c.stream_id))})
-    rows = [
-        {
-            "stream_id": sid,
-            "version": versions.get(sid, 0) + n,
-            "event_id": e.id,
-            "type": e.type,
-            "time": e.time,
-            "data": json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
-        }
-        for sid, envelopes in by_stream.items()
-        for n, e in enumerate(envelopes, start=1)
-    ]
-    await uow.session.execute(insert(events), rows)
-    await uow.session.execute(text(f"LOCK TABLE {uow._t['outbox'].name} IN EXCLUSIVE MODE"))
-    outbox = [
-        {"topic": topic, "key": e.subject, "event": encode_envelope(e), "traceparent": e.traceparent, "sent": False}
-        for topic, e in emitted
-    ]
-    await uow.session.execute(insert(uow._t["outbox"]), outbox)
-    emitted.clear()
-
-
-class _Rollback(Exception):
-    pass
-
-
-async def close_once(url: str, mode: str = "library") -> dict[str, Any]:
-    """Run the real handler for `day.closed` D in this (fresh) process; returns time, memory, counts.
-
-    `mode` "library": the unit of work's own flush, committed. "batched": `batched_flush`, then rolled
-    back (so the library run can follow on the same data).
-    """
+async def close_once(url: str) -> dict[str, Any]:
+    """Run the real handler for `day.closed` D in this (fresh) process; returns time, memory, counts."""
     from collections_delinquency.adapters.spec import SPEC
     from collections_delinquency.app.metrics import close_metrics
     from collections_events.config import PlatformConfig
@@ -178,17 +125,12 @@ async def close_once(url: str, mode: str = "library") -> dict[str, Any]:
     # the handler (reads, domain, updates, history), then the unit of work's flush (event log and
     # outbox rows of what the handler emitted), then the commit.
     started = time.perf_counter()
-    try:
-        async with runtime.db.transaction() as session:
-            uow = runtime.unit_of_work(session, event)
-            await SPEC.handle(event, uow)
-            handled = time.perf_counter()
-            await (uow.flush() if mode == "library" else batched_flush(uow))
-            flushed = time.perf_counter()
-            if mode != "library":
-                raise _Rollback
-    except _Rollback:
-        pass
+    async with runtime.db.transaction() as session:
+        uow = runtime.unit_of_work(session, event)
+        await SPEC.handle(event, uow)
+        handled = time.perf_counter()
+        await uow.flush()
+        flushed = time.perf_counter()
     elapsed = time.perf_counter() - started
     cpu = _cpu() - cpu_before
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -218,15 +160,9 @@ def bench_day_close(server: str, n: int, every: int) -> dict[str, Any]:
     started = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--child-load", url, str(n), str(every)], check=True)
     loaded = time.perf_counter() - started
-    runs = {}
-    for mode in ("batched", "library"):
-        done = subprocess.run(
-            [sys.executable, __file__, "--child-close", url, mode], check=True, capture_output=True, text=True
-        )
-        runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-    figures: dict[str, Any] = runs["library"]
+    done = subprocess.run([sys.executable, __file__, "--child-close", url], check=True, capture_output=True, text=True)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     figures["load_seconds"] = loaded
-    figures["batched"] = runs["batched"]
     return figures
 
 
@@ -353,7 +289,7 @@ def main() -> None:
     parser.add_argument("--kafka-bootstrap", default=os.environ.get("COLLECTIONS_KAFKA_BOOTSTRAP"))
     parser.add_argument("--skip-close", action="store_true")
     parser.add_argument("--child-load", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--child-close", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-close", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_load:
         url, n, every = args.child_load
@@ -383,13 +319,6 @@ def main() -> None:
                 f"events published {f['published']:,} (outbox rows {f['outbox_rows']:,})\n"
                 f"  peak RSS of the closing process: {f['rss_peak_mb']:.0f} MB "
                 f"({f['rss_before_mb']:.0f} MB before the close began; ru_maxrss)"
-            )
-            b = f["batched"]
-            print(
-                f"  the same close with a batched flush (bench-only, rolled back): {b['seconds']:.2f} s = "
-                f"handler {b['handler_seconds']:.2f} s + flush {b['flush_seconds']:.2f} s, "
-                f"CPU {b['cpu_seconds']:.2f} s; "
-                f"peak RSS {b['rss_peak_mb']:.0f} MB"
             )
         t = asyncio.run(bench_postgres_throughput(server, args.events))
         print(
