@@ -8,6 +8,7 @@ Tests that need them are marked `postgres` / `kafka`; nothing here is mocked.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -22,18 +23,32 @@ LOCAL = ROOT / "deploy" / "local"
 
 # A pytest run that starts its own servers keeps them in a state folder of its own, so two runs on
 # one machine never stop each other's servers (`make test` passes addresses and starts nothing here).
-_STATE = {"COLLECTIONS_STATE": os.environ.get("COLLECTIONS_STATE") or tempfile.mkdtemp(prefix="collections-pytest-")}
-os.chmod(_STATE["COLLECTIONS_STATE"], 0o755)  # PostgreSQL runs as an unprivileged user and must reach it
+_OWN_STATE: list[str] = []
+
+
+def _env() -> dict[str, str]:
+    if os.environ.get("COLLECTIONS_STATE"):
+        return dict(os.environ)
+    if not _OWN_STATE:
+        folder = tempfile.mkdtemp(prefix="collections-pytest-")
+        os.chmod(folder, 0o755)  # PostgreSQL runs as an unprivileged user and must reach it
+        _OWN_STATE.append(folder)
+    return {**os.environ, "COLLECTIONS_STATE": _OWN_STATE[0]}
 
 
 def _start(script: str) -> str:
-    env = {**os.environ, **_STATE}
-    done = subprocess.run([str(LOCAL / script), "start"], check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run([str(LOCAL / script), "start"], check=True, capture_output=True, text=True, env=_env())
     return done.stdout.strip().splitlines()[-1]
 
 
 def _stop(script: str) -> None:
-    subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True, env={**os.environ, **_STATE})
+    subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True, env=_env())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the state folder this run made (its servers are stopped by their fixtures)."""
+    for folder in _OWN_STATE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
