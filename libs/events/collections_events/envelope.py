@@ -6,6 +6,7 @@ cause's `time` onto every event it publishes, and a replay must give byte-identi
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,18 @@ CORE_ATTRIBUTES = frozenset(
 )
 
 
-def parse_instant(value: str) -> datetime:
-    """Parse an RFC 3339 instant; it must carry `Z` or an offset.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
-    Raises ValueError for anything else (a naive time is ambiguous, so it is refused).
+
+def parse_instant(value: str) -> datetime:
+    """Parse an RFC 3339 instant (`2026-01-11T23:30:00Z`, `...+08:00`); it must carry `Z` or an offset.
+
+    Raises ValueError for anything else: a naive time is ambiguous, and the ISO 8601 forms that
+    RFC 3339 does not allow (`20260111T233000Z`, no seconds) are refused.
     """
-    text = value.strip()
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("an instant is RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff] with Z or a UTC offset")
+    text = value
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)

@@ -172,3 +172,11 @@ def test_the_committed_schemas_match_the_models() -> None:
     assert committed == set(documents), "run `make schemas` and commit libs/events/schemas"
     for name, schema in documents.items():
         assert (SCHEMAS / name).read_text(encoding="utf-8") == render(schema), f"{name} drifted: run `make schemas`"
+
+
+@pytest.mark.parametrize("instant", ["20260111T233000Z", "2026-01-11T23:30Z", "2026-01-11T23:30:00", "2026-01-11"])
+def test_instants_that_rfc_3339_does_not_allow_are_refused(instant: str) -> None:
+    from collections_events.envelope import parse_instant
+
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_instant(instant)
