@@ -108,11 +108,11 @@ def test_scheduled_payments_are_published_on_their_business_date() -> None:
             assert mine == []
 
 
-def test_a_customer_in_an_arrangement_pays_only_its_installments() -> None:
-    settings = PortfolioSettings(seed=11, accounts=40, days=60)
+def test_an_arrangement_replaces_the_customers_own_catching_up() -> None:
+    settings = PortfolioSettings(seed=11, accounts=200, days=80)
     free = [e for e in generate_events(settings) if e["type"] == "payment.received"]
     bound = Portfolio(settings)
     for account_id in bound.accounts:
         bound.note_arrangement(account_id, True)
     paid = [e for day in bound.days for e in bound.events_on(day) if e["type"] == "payment.received"]
-    assert free and paid == []
+    assert 0 < len(paid) < len(free)

@@ -162,8 +162,9 @@ class Portfolio:
             self.accounts[account_id].waived_minor += amount_minor
 
     def note_arrangement(self, account_id: str, active: bool) -> None:
-        """An arrangement was made (`active`) or ended: while one runs, the customer pays only its
-        installments (the payments the channel simulator schedules), not their usual dues."""
+        """An arrangement was made (`active`) or ended: while one runs, the customer's installments
+        (scheduled by the channel simulator) replace their own catching up on arrears; dues that
+        fall due meanwhile are paid as their profile pays them."""
         if account_id in self.accounts:
             self.accounts[account_id].in_arrangement = active
 
@@ -273,7 +274,7 @@ class Portfolio:
         if kind == "pay_upto":
             payment_id, as_of, amount = args
             owed = account.owed(as_of)
-            if account.stopped or account.in_arrangement or owed <= 0:
+            if account.stopped or owed <= 0:
                 return []
             return [self._payment(account, day, payment_id, min(amount, owed))]
         if kind == "pay_owed":
