@@ -411,7 +411,7 @@ async def run_service(
     """
     stop = stop or asyncio.Event()
     settings = kafka or KafkaSettings(bootstrap_servers=bootstrap_servers)
-    runtime = ServiceRuntime(spec, Database(database_url), config)
+    runtime = ServiceRuntime(spec, Database(database_url), config, span_context=True)
     await runtime.start()
     proc = ServiceProcess(runtime, settings, stop)
     await ensure_topics(settings, proc.all_topics())

@@ -77,6 +77,9 @@ class ServiceRuntime:
     db: Database
     config: PlatformConfig
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # True in a service process (Kafka): emitted events carry the consumer span's traceparent.
+    # False in the embedded default, where they copy the cause's, so replays stay byte-identical.
+    span_context: bool = False
     # True when this process may have committed outbox rows not yet relayed (true at start).
     _outbox_dirty: bool = True
 
@@ -105,6 +108,7 @@ class ServiceRuntime:
             cause=cause.envelope if cause else None,
             cause_line=line,
             outbox_buffer=outbox_buffer,
+            span_context=self.span_context,
         )
 
     async def process(self, deliveries: Sequence[Delivery]) -> list[DeadLetter]:

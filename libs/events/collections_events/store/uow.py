@@ -70,6 +70,7 @@ class UnitOfWork:
         cause: Envelope | None,
         cause_line: int | None = None,
         outbox_buffer: list[dict[str, Any]] | None = None,
+        span_context: bool = False,
     ) -> None:
         self.session = session
         self.cause_line = cause_line
@@ -80,6 +81,9 @@ class UnitOfWork:
         self._emitted: list[tuple[str, Envelope]] = []
         # Rows for the outbox; when the runtime passes a buffer, it inserts a whole batch's rows at once.
         self._outbox_buffer = outbox_buffer
+        # True in a service process: what it publishes is parented on its own `process` span. False in
+        # the embedded default: the cause's traceparent is copied, so a replay stays byte-identical.
+        self._span_context = span_context
         # The newest version of each stream this unit of work has read or written (saves a query).
         self._versions: dict[str, int] = {}
 
@@ -197,7 +201,7 @@ class UnitOfWork:
             subject=subject or payload.get("account_id") or self.cause.subject,
             time=self.cause.time,
             data=payload,
-            traceparent=current_traceparent() or self.cause.traceparent,
+            traceparent=(current_traceparent() if self._span_context else None) or self.cause.traceparent,
         )
         self._emitted.append((entry.topic, envelope))
         return envelope
