@@ -7,7 +7,7 @@ its own order, so the same input always gives the same output.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collections_events.envelope import Envelope
@@ -38,13 +38,26 @@ class EmbeddedLog:
         """Append `event` on `topic` (a topic key); `line` is its replay input line, if any."""
         self.records.append(LogRecord(len(self.records), topic, event, line))
 
-    def pending(self, consumer: str, topics: Sequence[str], limit: int = BATCH) -> list[LogRecord]:
-        """Up to `limit` records on `topics` after `consumer`'s position, in log order."""
+    def pending(
+        self,
+        consumer: str,
+        topics: Sequence[str] | Mapping[str, frozenset[str] | None],
+        limit: int = BATCH,
+    ) -> list[LogRecord]:
+        """Up to `limit` records on `topics` after `consumer`'s position, in log order.
+
+        `topics` is either topic keys (every type on them) or a mapping of topic key to the event
+        types wanted there (None: every type); records of other types are skipped, and the position
+        moves past them with the next commit or empty read.
+        """
         start = self._positions.get(consumer, 0)
-        wanted = set(topics)
+        wanted: Mapping[str, frozenset[str] | None] = topics if isinstance(topics, Mapping) else dict.fromkeys(topics)
         out: list[LogRecord] = []
         for record in self.records[start:]:
             if record.topic in wanted:
+                types = wanted[record.topic]
+                if types is not None and record.event.type not in types:
+                    continue
                 out.append(record)
                 if len(out) >= limit:
                     break
@@ -67,6 +80,9 @@ class EmbeddedPlatform:
         self.runtimes = list(runtimes)
         self.log = EmbeddedLog()
         self._on_publish = on_publish
+        # What each service's handler wants (ServiceSpec.wants): the log hands it nothing else, so
+        # an ignored event costs no delivery (the runtime would only count it as "ignored").
+        self._wanted: dict[str, dict[str, frozenset[str] | None]] = {}
 
     async def start(self) -> None:
         """Migrate every service's database."""
@@ -91,7 +107,10 @@ class EmbeddedPlatform:
     async def _run_consumer(self, runtime: ServiceRuntime) -> bool:
         handled = False
         while True:
-            records = self.log.pending(runtime.name, runtime.spec.topics)
+            wanted = self._wanted.get(runtime.name)
+            if wanted is None:
+                wanted = self._wanted[runtime.name] = _wanted_types(runtime)
+            records = self.log.pending(runtime.name, wanted)
             if not records:
                 return handled
             deliveries = [Delivery(r.topic, r.event, position=f"log:{r.seq}", line=r.line) for r in records]
@@ -112,3 +131,16 @@ class EmbeddedPlatform:
                 raise RuntimeError(f"outbox row {message.seq} is not a valid event: {parsed.reason}")
             self._on_publish(parsed.envelope)
             self.log.append(message.topic, parsed)
+
+
+def _wanted_types(runtime: ServiceRuntime) -> dict[str, frozenset[str] | None]:
+    """Topic key -> event types `runtime`'s subscriptions want there (None: every type)."""
+    wanted: dict[str, frozenset[str] | None] = {}
+    for sub in runtime.spec.subscriptions:
+        if sub.topic in wanted and wanted[sub.topic] is None:
+            continue
+        if sub.types is None:
+            wanted[sub.topic] = None
+        else:
+            wanted[sub.topic] = (wanted.get(sub.topic) or frozenset()) | sub.types
+    return wanted
