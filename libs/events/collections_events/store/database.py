@@ -17,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from collections_events.store.sqlite_inline import InlineConnection, inline_creator
+
 
 def normalise_url(url: str) -> str:
     """Give a plain `postgresql://` or `sqlite:///` URL its async driver."""
@@ -37,12 +39,20 @@ class Database:
         if self.is_sqlite:
             # SQLite has one writer at a time: keep one warm connection, allow a few readers (the API).
             kwargs.update(pool_size=1, max_overflow=4)
+            # sqlite3 runs inline on the event loop's thread (sqlite_inline.py), not on aiosqlite's
+            # worker thread; the URL's arguments mean what they mean to the stock dialect.
+            kwargs.update(async_creator=self._inline_connection)
         else:
             kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def _inline_connection(self) -> InlineConnection:
+        sync_engine = self.engine.sync_engine
+        args, connect_kwargs = sync_engine.dialect.create_connect_args(sync_engine.url)
+        return inline_creator(list(args), dict(connect_kwargs))()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -83,5 +93,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while the consumer writes; synchronous=NORMAL is durable enough in WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # No waiting inside SQLite: it would stop the event loop (sqlite3 runs on its thread); the
+    # inline connection waits for a busy lock itself, yielding (sqlite_inline.BUSY_WAIT_SECONDS).
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
