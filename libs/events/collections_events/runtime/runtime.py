@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from collections_events.metrics import get_metrics
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
-from collections_events.store.uow import ConcurrencyError, UnitOfWork, write_outbox
+from collections_events.store.uow import ConcurrencyError, UnitOfWork, statement, write_outbox
 from collections_events.telemetry import consumer_span
 from collections_events.validation import Event, Rejection
 
@@ -344,11 +344,17 @@ class _Batch:
     async def _prefetch(self, event_ids: list[str]) -> None:
         inbox = self.runtime.spec.tables["inbox"]
         pending = [i for i in dict.fromkeys(event_ids) if i not in self.checked]
+        query = statement(
+            inbox,
+            "seen",
+            lambda t: select(t.c.event_id).where(
+                t.c.consumer == bindparam("b_consumer", type_=t.c.consumer.type),
+                t.c.event_id.in_(bindparam("b_ids", expanding=True, type_=t.c.event_id.type)),
+            ),
+        )
         for start in range(0, len(pending), 500):
             chunk = pending[start : start + 500]
-            rows = await self.session.execute(
-                select(inbox.c.event_id).where(inbox.c.consumer == self.runtime.name, inbox.c.event_id.in_(chunk))
-            )
+            rows = await self.session.execute(query, {"b_consumer": self.runtime.name, "b_ids": chunk})
             self.seen.update(r.event_id for r in rows)
             self.checked.update(chunk)
 
@@ -365,7 +371,7 @@ class _Batch:
     async def close(self) -> None:
         """Insert the batch's inbox and outbox rows (before the commit)."""
         if self.inbox_rows:
-            await self.session.execute(insert(self.runtime.spec.tables["inbox"]), self.inbox_rows)
+            await self.session.execute(statement(self.runtime.spec.tables["inbox"], "insert", insert), self.inbox_rows)
         if self.outbox_rows:
             await write_outbox(self.session, self.runtime.spec.tables["outbox"], self.outbox_rows)
             self.wrote_outbox = True

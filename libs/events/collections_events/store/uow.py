@@ -8,13 +8,13 @@ commit, so the service's events, its outbox rows and the inbox row commit togeth
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,22 @@ from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.telemetry import current_traceparent
 from collections_events.validation import Rejection
+
+_S = TypeVar("_S")
+_STATEMENTS: dict[tuple[Table, str], Any] = {}
+
+
+def statement(table: Table, name: str, build: Callable[[Table], _S]) -> _S:
+    """The statement `build(table)`, built once per table and reused (values go in as bound parameters).
+
+    Building a SQLAlchemy statement and its cache key costs more than running it on SQLite; a
+    reused statement object keeps its cache key, so only the values change per call.
+    """
+    key = (table, name)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build(table)
+    return found
 
 
 class ConcurrencyError(Exception):
@@ -96,21 +112,34 @@ class UnitOfWork:
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         """Every event of `stream_id`, oldest first."""
         t = self._t["events"]
-        rows = await self.session.execute(
-            select(t.c.version, t.c.event_id, t.c.type, t.c.time, t.c.data)
-            .where(t.c.stream_id == stream_id)
-            .order_by(t.c.version)
+        query = statement(
+            t,
+            "read_stream",
+            lambda t: (
+                select(t.c.version, t.c.event_id, t.c.type, t.c.time, t.c.data)
+                .where(t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type))
+                .order_by(t.c.version)
+            ),
         )
+        rows = await self.session.execute(query, {"b_stream": stream_id})
         events = [StoredEvent(stream_id, r.version, r.event_id, r.type, r.time, json.loads(r.data)) for r in rows]
         self._versions[stream_id] = events[-1].version if events else 0
         return events
 
     async def _load_versions(self, stream_ids: list[str]) -> None:
         t = self._t["events"]
+        query = statement(
+            t,
+            "stream_versions",
+            lambda t: (
+                select(t.c.stream_id, func.max(t.c.version))
+                .where(t.c.stream_id.in_(bindparam("b_streams", expanding=True, type_=t.c.stream_id.type)))
+                .group_by(t.c.stream_id)
+            ),
+        )
         for start in range(0, len(stream_ids), 500):
             chunk = stream_ids[start : start + 500]
-            query = select(t.c.stream_id, func.max(t.c.version)).where(t.c.stream_id.in_(chunk)).group_by(t.c.stream_id)
-            found = {sid: int(v) for sid, v in await self.session.execute(query)}
+            found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
             for sid in chunk:
                 self._versions[sid] = found.get(sid, 0)
 
@@ -119,7 +148,14 @@ class UnitOfWork:
         t = self._t["events"]
         if stream_id in self._versions:
             return self._versions[stream_id]
-        value = await self.session.scalar(select(func.max(t.c.version)).where(t.c.stream_id == stream_id))
+        query = statement(
+            t,
+            "stream_version",
+            lambda t: select(func.max(t.c.version)).where(
+                t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
+            ),
+        )
+        value = await self.session.scalar(query, {"b_stream": stream_id})
         self._versions[stream_id] = int(value or 0)
         return self._versions[stream_id]
 
@@ -135,7 +171,7 @@ class UnitOfWork:
         rows = [_log_row(stream_id, expected_version + n, e) for n, e in enumerate(events, start=1)]
         # No savepoint: a conflict aborts the whole unit of work, and the runner retries it whole.
         try:
-            await self.session.execute(insert(t), rows)
+            await self.session.execute(statement(t, "insert", insert), rows)
         except IntegrityError as exc:
             raise ConcurrencyError(f"stream {stream_id} moved past version {expected_version}") from exc
         self._versions[stream_id] = expected_version + len(events)
@@ -145,9 +181,14 @@ class UnitOfWork:
     async def load(self, stream_id: str) -> Snapshot | None:
         """The snapshot of `stream_id`, or None when there is none yet."""
         t = self._t["snapshots"]
-        row = (
-            await self.session.execute(select(t.c.version, t.c.state, t.c.wake_on).where(t.c.stream_id == stream_id))
-        ).first()
+        query = statement(
+            t,
+            "load",
+            lambda t: select(t.c.version, t.c.state, t.c.wake_on).where(
+                t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
+            ),
+        )
+        row = (await self.session.execute(query, {"b_stream": stream_id})).first()
         if row is None:
             return None
         return Snapshot(stream_id, row.version, json.loads(row.state), row.wake_on)
@@ -159,15 +200,37 @@ class UnitOfWork:
         if expected_version == 0:
             try:
                 await self.session.execute(
-                    insert(t).values(stream_id=stream_id, version=1, state=blob, wake_on=wake_on)
+                    statement(t, "insert", insert),
+                    {"stream_id": stream_id, "version": 1, "state": blob, "wake_on": wake_on},
                 )
             except IntegrityError as exc:
                 raise ConcurrencyError(f"snapshot {stream_id} was created concurrently") from exc
             return 1
+        query = statement(
+            t,
+            "save",
+            lambda t: (
+                update(t)
+                .where(
+                    t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type),
+                    t.c.version == bindparam("b_expected", type_=t.c.version.type),
+                )
+                .values(
+                    version=bindparam("b_version", type_=t.c.version.type),
+                    state=bindparam("b_state", type_=t.c.state.type),
+                    wake_on=bindparam("b_wake_on", type_=t.c.wake_on.type),
+                )
+            ),
+        )
         result = await self.session.execute(
-            update(t)
-            .where(t.c.stream_id == stream_id, t.c.version == expected_version)
-            .values(version=expected_version + 1, state=blob, wake_on=wake_on)
+            query,
+            {
+                "b_stream": stream_id,
+                "b_expected": expected_version,
+                "b_version": expected_version + 1,
+                "b_state": blob,
+                "b_wake_on": wake_on,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
@@ -176,9 +239,16 @@ class UnitOfWork:
     async def waking(self, on_or_before: date) -> list[str]:
         """Streams whose `wake_on` is on or before `on_or_before`, in stream order (indexed)."""
         t = self._t["snapshots"]
-        rows = await self.session.execute(
-            select(t.c.stream_id).where(t.c.wake_on <= on_or_before).order_by(t.c.stream_id)
+        query = statement(
+            t,
+            "waking",
+            lambda t: (
+                select(t.c.stream_id)
+                .where(t.c.wake_on <= bindparam("b_date", type_=t.c.wake_on.type))
+                .order_by(t.c.stream_id)
+            ),
         )
+        rows = await self.session.execute(query, {"b_date": on_or_before})
         return [r.stream_id for r in rows]
 
     # -- publishing ------------------------------------------------------------------------
@@ -249,7 +319,7 @@ class UnitOfWork:
                 log_rows.append(_log_row(stream_id, version + n, e))
             self._versions[stream_id] = version + len(envelopes)
         try:
-            await self.session.execute(insert(self._t["events"]), log_rows)
+            await self.session.execute(statement(self._t["events"], "insert", insert), log_rows)
         except IntegrityError as exc:
             raise ConcurrencyError("another writer appended to one of these streams first") from exc
         rows = [
@@ -290,7 +360,7 @@ async def write_outbox(session: AsyncSession, outbox: Table, rows: list[dict[str
         return
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
-    await session.execute(insert(outbox), rows)
+    await session.execute(statement(outbox, "insert", insert), rows)
 
 
 def encode_envelope(envelope: Envelope) -> str:
