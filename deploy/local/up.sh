@@ -21,9 +21,19 @@ echo "$kafka" >"$RUN/kafka"
 otlp=""
 if [[ -x "$HERE/jaeger.sh" ]]; then
   jaeger_out=$("$HERE/jaeger.sh" start) || die "jaeger did not start"
-  otlp=$(grep -E '^otlp=' <<<"$jaeger_out" | cut -d= -f2- || true)
-  jaeger_ui=$(grep -E '^ui=' <<<"$jaeger_out" | cut -d= -f2- || true)
+  otlp=$(grep -E '^OTEL_EXPORTER_OTLP_ENDPOINT=' <<<"$jaeger_out" | cut -d= -f2- || true)
+  jaeger_ui=$(grep -E '^JAEGER_QUERY_URL=' <<<"$jaeger_out" | cut -d= -f2- || true)
 fi
+
+# Start a long-lived process in a session of its own, detached from this script's output (so that
+# `make up | tee` or a caller's `$(...)` does not wait for it), and record its pid, which is also its
+# process group: `make down` stops the whole group.
+start_background() {
+  local name=$1
+  shift
+  (cd "$ROOT" && exec setsid "$@" >"$RUN/$name.log" 2>&1 </dev/null 9>&-) &
+  echo $! >"$RUN/$name.pid"
+}
 
 targets=()
 for i in "${!SERVICES[@]}"; do
@@ -35,27 +45,20 @@ for i in "${!SERVICES[@]}"; do
   if [[ -f "$pidfile" ]] && pid_alive "$(cat "$pidfile")"; then
     log "$svc already running"
   else
-    (
-      cd "$ROOT"
-      DATABASE_URL="${pg/postgresql:/postgresql+asyncpg:}/$db" KAFKA_BOOTSTRAP_SERVERS="$kafka" \
-        PORT="$port" HOST=127.0.0.1 OTEL_EXPORTER_OTLP_ENDPOINT="$otlp" \
-        COLLECTIONS_CONFIG="${COLLECTIONS_CONFIG:-}" \
-        setsid uv run --frozen "collections-$svc" run >"$RUN/$svc.log" 2>&1 9>&- &
-      echo $! >"$pidfile"
-    )
+    DATABASE_URL="${pg/postgresql:/postgresql+asyncpg:}/$db" KAFKA_BOOTSTRAP_SERVERS="$kafka" \
+      PORT="$port" HOST=127.0.0.1 OTEL_EXPORTER_OTLP_ENDPOINT="$otlp" \
+      start_background "$svc" uv run --frozen "collections-$svc" run
   fi
   echo "$port" >"$RUN/$svc.port"
   targets+=("127.0.0.1:$port")
 done
 
 if [[ -x "$HERE/prometheus.sh" ]]; then
-  prom=$("$HERE/prometheus.sh" start "${targets[@]}" | tail -n1) || die "prometheus did not start"
+  prom=$("$HERE/prometheus.sh" start "${targets[@]}" | tail -n1 | cut -d= -f2-) || die "prometheus did not start"
 fi
 
-pidfile="$RUN/channels.pid"
-if ! { [[ -f "$pidfile" ]] && pid_alive "$(cat "$pidfile")"; }; then
-  (cd "$ROOT" && setsid uv run --frozen collections channels --bootstrap "$kafka" >"$RUN/channels.log" 2>&1 9>&- &
-    echo $! >"$pidfile")
+if ! { [[ -f "$RUN/channels.pid" ]] && pid_alive "$(cat "$RUN/channels.pid")"; }; then
+  start_background channels uv run --frozen collections channels --bootstrap "$kafka"
 fi
 
 for i in "${!SERVICES[@]}"; do

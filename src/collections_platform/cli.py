@@ -1,4 +1,4 @@
-"""The `collections` command: replay, schemas, audit verify, run (the embedded default)."""
+"""The `collections` command: replay, schemas, audit verify, run (the embedded default), publish, channels."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-serve", action="store_true", help="exit after the summary")
     run.add_argument("--json", type=Path, help="also write the summary figures to this file")
 
+    publish = commands.add_parser("publish", help="publish a file of events to a running platform's Kafka")
+    publish.add_argument("input", type=Path)
+    publish.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, e.g. 127.0.0.1:9092")
+    publish.add_argument("--config", type=Path, help="the platform's config (for topic names)")
+
+    channels = commands.add_parser("channels", help="run the channel simulator against a running platform")
+    channels.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    channels.add_argument("--config", type=Path, help="the platform's config (for topic names)")
+    channels.add_argument("--seed", type=int, default=7)
+
     audit = commands.add_parser("audit", help="the contact audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="verify one account's hash-chained contact trail")
@@ -66,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             from collections_platform.run_command import run_command
 
             return run_command(args)
+        if args.command == "publish":
+            return _publish(args)
+        if args.command == "channels":
+            return _channels(args)
         if args.command == "audit":
             from collections_platform.audit import verify_command
 
@@ -89,6 +103,38 @@ def _replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"collections replay: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from collections_platform.distributed import publish_file
+
+    config = load_config(args.config)
+    if not args.input.is_file():
+        print(f"collections publish: cannot read {args.input}: no such file", file=sys.stderr)
+        return 2
+    count = asyncio.run(publish_file(args.bootstrap, args.input, config))
+    print(f"published {count} events to {args.bootstrap}")
+    return 0
+
+
+def _channels(args: argparse.Namespace) -> int:
+    import signal
+
+    from collections_events.telemetry import setup_logging
+    from collections_platform.kafka_channels import run_channel_simulator
+
+    config = load_config(args.config)
+    setup_logging()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_channel_simulator(args.bootstrap, config, args.seed, stop)
+
+    asyncio.run(serve())
     return 0
 
 
