@@ -201,10 +201,12 @@ class PlatformMetrics:
         )
 
     # -- consumer -------------------------------------------------------------------------------
-    def message_consumed(self, *, topic: str, partition: int, group: str, event_type: str | None, outcome: str) -> None:
-        """One message read from `topic` has reached `outcome` (one of OUTCOMES)."""
+    def message_consumed(
+        self, *, topic: str, partition: int, group: str, event_type: str | None, outcome: str, count: int = 1
+    ) -> None:
+        """`count` messages (one by default) read from `topic` have reached `outcome` (one of OUTCOMES)."""
         self.consumed.add(
-            1,
+            count,
             {
                 "messaging.system": MESSAGING_SYSTEM,
                 "messaging.destination.name": topic,

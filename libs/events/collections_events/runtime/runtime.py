@@ -167,17 +167,21 @@ class ServiceRuntime:
         """Metrics of a committed batch: each delivery's outcome and duration, each emitted event."""
         metrics = get_metrics()
         group = f"collections-{self.name}"
+        # The consumed counter is added once per (topic, partition, type, outcome) of the batch.
+        consumed: dict[tuple[str, int, str | None, str], int] = {}
         for delivery, outcome, event_type, seconds in batch.outcomes:
-            partition = _partition_of(delivery.position)
-            metrics.message_consumed(
-                topic=delivery.topic, partition=partition, group=group, event_type=event_type, outcome=outcome
-            )
+            key = (delivery.topic, _partition_of(delivery.position), event_type, outcome)
+            consumed[key] = consumed.get(key, 0) + 1
             if outcome == "rejected":
                 metrics.message_dead_lettered(topic=delivery.topic, reason="unreadable")
             if outcome == "processed":
                 metrics.message_processed(seconds, topic=delivery.topic, group=group, event_type=event_type)
                 if event_type == "day.closed":
                     metrics.day_closed(seconds)
+        for (topic, partition, event_type, outcome), count in consumed.items():
+            metrics.message_consumed(
+                topic=topic, partition=partition, group=group, event_type=event_type, outcome=outcome, count=count
+            )
         for envelope in batch.emitted:
             metrics.event_emitted(envelope.type, envelope.data)
 
