@@ -8,6 +8,7 @@ commit, so the service's events, its outbox rows and the inbox row commit togeth
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
@@ -23,6 +24,7 @@ from collections_events.envelope import Envelope
 from collections_events.ids import derive_id
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
+from collections_events.store.sqlite_inline import InlineConnection
 from collections_events.telemetry import current_traceparent
 from collections_events.validation import Rejection
 
@@ -112,6 +114,16 @@ class UnitOfWork:
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         """Every event of `stream_id`, oldest first."""
         t = self._t["events"]
+        inline = await self._inline_sqlite()
+        if inline is not None:
+            cursor = await _run_sqlite(
+                inline,
+                f"SELECT version, event_id, type, time, data FROM {t.name} WHERE stream_id = ? ORDER BY version",
+                (stream_id,),
+            )
+            events = [StoredEvent(stream_id, v, i, ty, ti, json.loads(d)) for v, i, ty, ti, d in cursor.fetchall()]
+            self._versions[stream_id] = events[-1].version if events else 0
+            return events
         query = statement(
             t,
             "read_stream",
@@ -137,9 +149,15 @@ class UnitOfWork:
                 .group_by(t.c.stream_id)
             ),
         )
+        inline = await self._inline_sqlite()
         for start in range(0, len(stream_ids), 500):
             chunk = stream_ids[start : start + 500]
-            found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
+            if inline is not None:
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT stream_id, max(version) FROM {t.name} WHERE stream_id IN ({marks}) GROUP BY stream_id"
+                found = {sid: int(v) for sid, v in (await _run_sqlite(inline, sql, tuple(chunk))).fetchall()}
+            else:
+                found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
             for sid in chunk:
                 self._versions[sid] = found.get(sid, 0)
 
@@ -155,7 +173,12 @@ class UnitOfWork:
                 t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
             ),
         )
-        value = await self.session.scalar(query, {"b_stream": stream_id})
+        inline = await self._inline_sqlite()
+        if inline is not None:
+            sql = f"SELECT max(version) FROM {t.name} WHERE stream_id = ?"
+            value = (await _run_sqlite(inline, sql, (stream_id,))).fetchone()[0]
+        else:
+            value = await self.session.scalar(query, {"b_stream": stream_id})
         self._versions[stream_id] = int(value or 0)
         return self._versions[stream_id]
 
@@ -167,11 +190,10 @@ class UnitOfWork:
         """
         if not events:
             return expected_version
-        t = self._t["events"]
         rows = [_log_row(stream_id, expected_version + n, e) for n, e in enumerate(events, start=1)]
         # No savepoint: a conflict aborts the whole unit of work, and the runner retries it whole.
         try:
-            await self.session.execute(statement(t, "insert", insert), rows)
+            await self._insert_log_rows(rows)
         except IntegrityError as exc:
             raise ConcurrencyError(f"stream {stream_id} moved past version {expected_version}") from exc
         self._versions[stream_id] = expected_version + len(events)
@@ -181,6 +203,15 @@ class UnitOfWork:
     async def load(self, stream_id: str) -> Snapshot | None:
         """The snapshot of `stream_id`, or None when there is none yet."""
         t = self._t["snapshots"]
+        inline = await self._inline_sqlite()
+        if inline is not None:
+            found = await _run_sqlite(
+                inline, f"SELECT version, state, wake_on FROM {t.name} WHERE stream_id = ?", (stream_id,)
+            )
+            raw = found.fetchone()
+            if raw is None:
+                return None
+            return Snapshot(stream_id, raw[0], json.loads(raw[1]), _sqlite_date(raw[2]))
         query = statement(
             t,
             "load",
@@ -197,6 +228,9 @@ class UnitOfWork:
         """Store `state` as version `expected_version + 1`. Raises ConcurrencyError on a lost race."""
         t = self._t["snapshots"]
         blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        inline = await self._inline_sqlite()
+        if inline is not None:
+            return await self._save_sqlite(inline, t, stream_id, blob, expected_version, wake_on)
         if expected_version == 0:
             try:
                 await self.session.execute(
@@ -233,6 +267,55 @@ class UnitOfWork:
             },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
+        return expected_version + 1
+
+    async def _inline_sqlite(self) -> InlineConnection | None:
+        """The sqlite3 connection of this session's transaction when it runs inline (else None).
+
+        Snapshot reads and writes, the most frequent statements, skip SQLAlchemy's statement
+        machinery there: same SQL and same values as the SQLAlchemy path, in the same transaction.
+        """
+        if self.session.bind is None or self.session.bind.dialect.name != "sqlite":
+            return None
+        connection = await self.session.connection()
+        driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
+        return driver if isinstance(driver, InlineConnection) else None
+
+    async def _insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows of the service's event log (`_log_row`). Raises IntegrityError on a taken version."""
+        t = self._t["events"]
+        inline = await self._inline_sqlite()
+        if inline is None:
+            await self.session.execute(statement(t, "insert", insert), rows)
+            return
+        sql = f"INSERT INTO {t.name} (stream_id, version, event_id, type, time, data) VALUES (?, ?, ?, ?, ?, ?)"
+        values = [(r["stream_id"], r["version"], r["event_id"], r["type"], r["time"], r["data"]) for r in rows]
+        try:
+            await inline._execute(inline._conn.executemany, sql, values)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+
+    async def _save_sqlite(
+        self, inline: InlineConnection, t: Table, stream_id: str, blob: str, expected_version: int, wake_on: date | None
+    ) -> int:
+        stored_wake_on = _sqlite_date_text(wake_on)
+        if expected_version == 0:
+            try:
+                await _run_sqlite(
+                    inline,
+                    f"INSERT INTO {t.name} (stream_id, version, state, wake_on) VALUES (?, ?, ?, ?)",
+                    (stream_id, 1, blob, stored_wake_on),
+                )
+            except IntegrityError as exc:
+                raise ConcurrencyError(f"snapshot {stream_id} was created concurrently") from exc
+            return 1
+        cursor = await _run_sqlite(
+            inline,
+            f"UPDATE {t.name} SET version = ?, state = ?, wake_on = ? WHERE stream_id = ? AND version = ?",
+            (expected_version + 1, blob, stored_wake_on, stream_id, expected_version),
+        )
+        if cursor.rowcount != 1:
             raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
         return expected_version + 1
 
@@ -319,7 +402,7 @@ class UnitOfWork:
                 log_rows.append(_log_row(stream_id, version + n, e))
             self._versions[stream_id] = version + len(envelopes)
         try:
-            await self.session.execute(statement(self._t["events"], "insert", insert), log_rows)
+            await self._insert_log_rows(log_rows)
         except IntegrityError as exc:
             raise ConcurrencyError("another writer appended to one of these streams first") from exc
         rows = [
@@ -337,6 +420,24 @@ class UnitOfWork:
         else:
             await write_outbox(self.session, self._t["outbox"], rows)
         self._emitted.clear()
+
+
+async def _run_sqlite(inline: InlineConnection, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    """Run one statement on the inline sqlite3 connection; errors wrapped as SQLAlchemy would wrap them."""
+    try:
+        cursor: sqlite3.Cursor = await inline._execute(inline._conn.execute, sql, params)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+    return cursor
+
+
+def _sqlite_date_text(value: date | None) -> str | None:
+    # SQLAlchemy's SQLite DATE storage format.
+    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def _sqlite_date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
 
 
 def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]:
