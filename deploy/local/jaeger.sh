@@ -2,7 +2,10 @@
 # Local Jaeger v2 (all-in-one, in-memory) for traces, built from the Go module proxy (no Docker).
 #
 #   jaeger.sh install   build the binary once into $COLLECTIONS_CACHE/jaeger/jaeger-<version>
-#   jaeger.sh start     start it on free loopback ports; prints (last two stdout lines)
+#   jaeger.sh start     start it on free loopback ports (building it first only when
+#                       COLLECTIONS_BUILD_JAEGER=1; without the binary it exits 4 and says how to
+#                       build it, so that `make up` never spends half an hour in `go build` unasked);
+#                       prints (last two stdout lines)
 #                         OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:PORT   (OTLP/HTTP receiver)
 #                         JAEGER_QUERY_URL=http://127.0.0.1:PORT              (UI and /api/traces/ID)
 #   jaeger.sh stop      stop the process its start recorded (by pid), delete its state
@@ -12,7 +15,8 @@
 # refuses it (its go.mod has replace directives), so a small tools module does `go get -tool` and
 # `go build` (replace directives of a dependency are ignored there).
 # Env: COLLECTIONS_STATE (default /tmp/collections-local), COLLECTIONS_CACHE (~/.cache/collections),
-#      JAEGER_VERSION (module version, default v1.76.0), JAEGER_START_TIMEOUT (seconds, default 60).
+#      JAEGER_VERSION (module version, default v1.76.0), JAEGER_START_TIMEOUT (seconds, default 60),
+#      COLLECTIONS_BUILD_JAEGER (1: `start` builds a missing binary instead of exiting 4).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,6 +58,11 @@ print_addresses() { cat "$STATE/addresses"; }
 
 do_start() {
   take_lock jaeger
+  if [[ ! -x "$BIN" && "${COLLECTIONS_BUILD_JAEGER:-0}" != 1 ]]; then
+    log "not built ($BIN missing): build it once with \`deploy/local/jaeger.sh install\`" \
+      "(minutes; ~27 min on a loaded machine) or start with COLLECTIONS_BUILD_JAEGER=1"
+    exit 4
+  fi
   do_install
   if [[ -n "$(jaeger_pid)" ]]; then
     log "already running (pid $(jaeger_pid))"

@@ -18,11 +18,21 @@ pg=$("$HERE/postgres.sh" start | tail -n1)
 kafka=$("$HERE/kafka.sh" start | tail -n1)
 echo "$kafka" >"$RUN/kafka"
 
+# Jaeger is built from source (~27 min the first time): `make up` starts it only when its binary is
+# already there (or COLLECTIONS_BUILD_JAEGER=1 asks for the build); otherwise it goes on without traces.
 otlp=""
+jaeger_ui="not started"
 if [[ -x "$HERE/jaeger.sh" ]]; then
-  jaeger_out=$("$HERE/jaeger.sh" start) || die "jaeger did not start"
-  otlp=$(grep -E '^OTEL_EXPORTER_OTLP_ENDPOINT=' <<<"$jaeger_out" | cut -d= -f2- || true)
-  jaeger_ui=$(grep -E '^JAEGER_QUERY_URL=' <<<"$jaeger_out" | cut -d= -f2- || true)
+  rc=0
+  jaeger_out=$("$HERE/jaeger.sh" start) || rc=$?
+  if ((rc == 4)); then
+    jaeger_ui="not started: not built (deploy/local/jaeger.sh install, once; or make up COLLECTIONS_BUILD_JAEGER=1)"
+  elif ((rc != 0)); then
+    die "jaeger did not start"
+  else
+    otlp=$(grep -E '^OTEL_EXPORTER_OTLP_ENDPOINT=' <<<"$jaeger_out" | cut -d= -f2- || true)
+    jaeger_ui=$(grep -E '^JAEGER_QUERY_URL=' <<<"$jaeger_out" | cut -d= -f2- || true)
+  fi
 fi
 
 # Start a long-lived process in a session of its own, detached from this script's output (so that
@@ -53,8 +63,15 @@ for i in "${!SERVICES[@]}"; do
   targets+=("127.0.0.1:$port")
 done
 
+# Prometheus comes from Debian's package: prometheus.sh installs it when missing (seconds); where it
+# cannot (no apt, no root), `make up` goes on without metrics scraping.
+prom="not started"
 if [[ -x "$HERE/prometheus.sh" ]]; then
-  prom=$("$HERE/prometheus.sh" start "${targets[@]}" | tail -n1 | cut -d= -f2-) || die "prometheus did not start"
+  if "$HERE/prometheus.sh" install; then
+    prom=$("$HERE/prometheus.sh" start "${targets[@]}" | tail -n1 | cut -d= -f2-) || die "prometheus did not start"
+  else
+    prom="not started: not installed (apt-get install prometheus)"
+  fi
 fi
 
 if ! { [[ -f "$RUN/channels.pid" ]] && pid_alive "$(cat "$RUN/channels.pid")"; }; then
@@ -80,8 +97,8 @@ The collections platform is up (state: $STATE_ROOT).
   delinquency API    http://127.0.0.1:$((BASE_PORT + 1))/docs
   outreach API       http://127.0.0.1:$((BASE_PORT + 2))/docs
   legal API          http://127.0.0.1:$((BASE_PORT + 3))/docs
-  Jaeger UI          ${jaeger_ui:-not started}
-  Prometheus         ${prom:-not started}
+  Jaeger UI          $jaeger_ui
+  Prometheus         $prom
   Logs               $RUN/<service>.log
 Publish events (structured-mode JSON lines, keyed by subject) with:
   uv run collections publish --bootstrap $kafka FILE.jsonl
