@@ -4,17 +4,21 @@ docs/decisions/0001: delinquent_since and as_of).
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from collections_delinquency.adapters.roll_rates import bucket_counts
 from collections_delinquency.app import state
 from collections_delinquency.app.metrics import close_metrics
 from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
 from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
 from collections_events import inbound, outbound
 from collections_events.config import DelinquencyConfig
+from collections_events.metrics import get_metrics
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 
@@ -107,7 +111,24 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
         after = rows[-1].account_id
     await state.set_last_closed(session, as_of)
     close_metrics.record(read, published)
+    await _refresh_bucket_gauge(session)
     log.info("day closed", as_of=as_of.isoformat(), accounts_read=read, published=published)
+
+
+_BUCKET_GAUGE_EVERY_S = 60.0
+_bucket_gauge_at: list[float] = []
+
+
+async def _refresh_bucket_gauge(session: AsyncSession) -> None:
+    """Accounts per bucket for the dashboards, at most once a minute (wall clock: this is telemetry,
+    not a decision). One GROUP BY over every account, which a close must not pay every day."""
+    now = time.monotonic()
+    if _bucket_gauge_at and now - _bucket_gauge_at[0] < _BUCKET_GAUGE_EVERY_S:
+        return
+    counts = await bucket_counts(session)
+    if counts:  # an empty book is asked again at the next close
+        _bucket_gauge_at[:] = [now]
+        get_metrics().set_accounts_in_bucket(counts)
 
 
 def _publish(uow: UnitOfWork, account_id: str, changes: tuple[Change, ...], history: list[dict[str, object]]) -> int:

@@ -7,14 +7,17 @@ day close decides for many accounts under one cause.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from collections_events import outbound
 from collections_events.ids import derive_id
+from collections_events.metrics import get_metrics
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.adapters.trail_store import append_record
 from collections_outreach.domain.arrangements import Breach
 from collections_outreach.domain.evaluate import ContactDecision, Evaluation
 from collections_outreach.domain.state import AccountState, Arrangement, Promise
+from collections_outreach.domain.suppression import calls_in_window
 from collections_outreach.domain.trail import ChainHead, make_record
 
 
@@ -110,6 +113,11 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
     """A fired step: `outreach.contact_suppressed`, or `outreach.contact_requested` and its record."""
     step = decision.step
     account_id = state.account_id
+    if step.channel == "call":
+        # Compliance dashboards show how close accounts come to the 7-in-7 cap (call-cap headroom).
+        cap = uow.config.outreach.call_cap
+        used = calls_in_window(state, decision.as_of + timedelta(days=1), cap.days)
+        get_metrics().call_cap_checked(used, cap.calls)
     if decision.reason is not None:
         uow.emit(
             "outreach.contact_suppressed",

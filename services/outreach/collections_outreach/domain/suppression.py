@@ -70,11 +70,16 @@ def in_rpc_cooldown(state: AccountState, window_date: date, cooldown_days: int) 
     return False
 
 
+def calls_in_window(state: AccountState, window_date: date, days: int) -> int:
+    """Call requests whose window dates fall in [window_date - days + 1, window_date]."""
+    first = window_date - timedelta(days=days - 1)
+    return sum(1 for w in state.call_windows if first <= w <= window_date)
+
+
 def over_call_cap(state: AccountState, window_date: date, calls: int, days: int) -> bool:
     """Whether one more call in `window_date` would make more than `calls` call requests whose
     windows fall in some `days` consecutive days (counted over [window_date - days + 1, window_date])."""
-    first = window_date - timedelta(days=days - 1)
-    return sum(1 for w in state.call_windows if first <= w <= window_date) >= calls
+    return calls_in_window(state, window_date, days) >= calls
 
 
 def suppression_reason(
