@@ -28,6 +28,7 @@ from collections_events.store.sqlite_inline import InlineConnection
 from collections_events.telemetry import current_traceparent
 from collections_events.validation import Rejection
 
+_INLINE_KEY = "collections_events.inline_sqlite"
 _S = TypeVar("_S")
 _STATEMENTS: dict[tuple[Table, str], Any] = {}
 
@@ -278,9 +279,16 @@ class UnitOfWork:
         """
         if self.session.bind is None or self.session.bind.dialect.name != "sqlite":
             return None
+        # Remembered per session transaction: its connection does not change until it ends.
+        transaction = self.session.sync_session.get_transaction()
+        cached = self.session.info.get(_INLINE_KEY)
+        if transaction is not None and transaction.is_active and cached is not None and cached[0] is transaction:
+            return cached[1]  # type: ignore[no-any-return]
         connection = await self.session.connection()
         driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
-        return driver if isinstance(driver, InlineConnection) else None
+        inline = driver if isinstance(driver, InlineConnection) else None
+        self.session.info[_INLINE_KEY] = (self.session.sync_session.get_transaction(), inline)
+        return inline
 
     async def _insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
         """Insert rows of the service's event log (`_log_row`). Raises IntegrityError on a taken version."""
