@@ -12,6 +12,8 @@ import inspect
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from collections_platform.embedded import sqlite_url
 
 
@@ -42,7 +44,12 @@ def verify_command(account_id: str, state_dir: Path, database_url: str | None) -
             )
             return 2
         database_url = sqlite_url(state_dir, "outreach")
-    status = verify(database_url, account_id)
+    try:
+        status = verify(database_url, account_id)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"collections audit verify: cannot read the outreach database: {reason}", file=sys.stderr)
+        return 2
     if inspect.isawaitable(status):
         status = asyncio.run(_await(status))
     return int(status)

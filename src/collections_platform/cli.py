@@ -8,7 +8,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from collections_events.config import ConfigError, load_config
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
+
+from collections_events.config import ConfigError, PlatformConfig, load_config
 
 DEFAULT_STATE = Path(".state/run")
 
@@ -48,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("input", type=Path)
     publish.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, e.g. 127.0.0.1:9092")
     publish.add_argument("--config", type=Path, help="the platform's config (for topic names)")
+    publish.add_argument(
+        "--settle",
+        metavar="POSTGRES_URL",
+        help="after each event, wait until every service has caught up and emptied its outbox (the "
+        "services' databases are collections_<service> on this server, as `make up` makes them): the "
+        "distributed platform then decides exactly what `collections replay` decides",
+    )
 
     channels = commands.add_parser("channels", help="run the channel simulator against a running platform")
     channels.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
@@ -92,12 +102,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from collections_events.telemetry import setup_logging
     from collections_platform.replay import ReplayError, replay
 
     config = load_config(args.config)
     if not args.input.is_file():
-        print(f"collections replay: cannot read {args.input}: no such file", file=sys.stderr)
+        what = "a folder, not a file" if args.input.is_dir() else "no such file"
+        print(f"collections replay: cannot read {args.input}: {what}", file=sys.stderr)
         return 2
+    if args.state is not None and args.state.exists() and not args.state.is_dir():
+        print(f"collections replay: --state {args.state} is a file, not a folder", file=sys.stderr)
+        return 2
+    # Logs go to stderr (stdout stays clean), and only warnings: a replay prints its output to --out.
+    setup_logging("WARNING")
     try:
         asyncio.run(replay(args.input, args.out, config, args.state))
     except ReplayError as exc:
@@ -107,15 +124,36 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from collections_platform.distributed import publish_file
 
     config = load_config(args.config)
     if not args.input.is_file():
         print(f"collections publish: cannot read {args.input}: no such file", file=sys.stderr)
         return 2
-    count = asyncio.run(publish_file(args.bootstrap, args.input, config))
+    try:
+        count = asyncio.run(_publish_settled(args.bootstrap, args.input, config, args.settle))
+    except (OSError, KafkaError, SQLAlchemyError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"collections publish: {reason}", file=sys.stderr)
+        return 2
     print(f"published {count} events to {args.bootstrap}")
     return 0
+
+
+async def _publish_settled(bootstrap: str, path: Path, config: PlatformConfig, settle_pg: str | None) -> int:
+    from collections_platform.distributed import Settler, publish_file
+    from collections_platform.services import available_specs
+
+    if settle_pg is None:
+        return await publish_file(bootstrap, path, config)
+    specs = available_specs()
+    base = settle_pg.rstrip("/")
+    urls = {spec.name: f"{base}/collections_{spec.name}" for spec in specs}
+    async with Settler(bootstrap, config, specs, urls) as settler:
+
+        async def wait(_line: object) -> None:
+            await settler.wait()
+
+        return await publish_file(bootstrap, path, config, wait=wait)
 
 
 def _channels(args: argparse.Namespace) -> int:

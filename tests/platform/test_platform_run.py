@@ -66,10 +66,15 @@ def test_audit_verify_after_a_run(small_run: tuple[subprocess.CompletedProcess[s
         import collections_outreach.adapters.audit_cli  # noqa: F401
     except ModuleNotFoundError:
         pytest.skip("outreach's verifier is not installed")
-    lines = (state / "input.jsonl").read_text().splitlines()
-    account = json.loads(lines[0])["subject"]
+    published = [json.loads(line) for line in (state / "output.jsonl").read_text().splitlines()]
+    account = next(e["subject"] for e in published if e["type"] == "outreach.contact_recorded")
     done = subprocess.run([*CLI, "audit", "verify", account, "--state", str(state)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"ok: account {account}:")
+    unknown = subprocess.run(
+        [*CLI, "audit", "verify", "NO-SUCH", "--state", str(state)], capture_output=True, text=True
+    )
+    assert unknown.returncode == 3 and "no trail" in unknown.stderr
 
 
 def test_audit_verify_without_a_database_exits_2(tmp_path: Path) -> None:

@@ -75,11 +75,15 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date), PlainSerializer(lambda d: 
 Instant = Annotated[str, AfterValidator(_instant)]
 """An RFC 3339 instant, kept as the exact string given."""
 
-MinorUnits = Annotated[int, Field(strict=True, ge=0)]
-"""Money in integer minor units, never negative."""
+MAX_MINOR_UNITS = 2**53 - 1
+"""The largest amount accepted: every JSON consumer (a JavaScript one too) and a Java long hold it
+exactly, and it is 90 trillion units of any currency."""
 
-PositiveMinorUnits = Annotated[int, Field(strict=True, gt=0)]
-"""Money in integer minor units, at least 1."""
+MinorUnits = Annotated[int, Field(strict=True, ge=0, le=MAX_MINOR_UNITS)]
+"""Money in integer minor units, never negative, at most MAX_MINOR_UNITS."""
+
+PositiveMinorUnits = Annotated[int, Field(strict=True, gt=0, le=MAX_MINOR_UNITS)]
+"""Money in integer minor units, at least 1, at most MAX_MINOR_UNITS."""
 
 Count = Annotated[int, Field(strict=True, ge=0)]
 """A non-negative integer count (dpd, attempts, sequence)."""

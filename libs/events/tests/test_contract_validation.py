@@ -180,3 +180,25 @@ def test_instants_that_rfc_3339_does_not_allow_are_refused(instant: str) -> None
 
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_instant(instant)
+
+
+def test_amounts_beyond_what_every_consumer_holds_exactly_are_refused() -> None:
+    from collections_events.fields import MAX_MINOR_UNITS
+    from collections_events.validation import Rejection, read_structured
+
+    def payment(amount: int) -> object:
+        return read_structured(
+            {
+                "specversion": "1.0",
+                "id": f"p-{amount}",
+                "source": "t",
+                "type": "payment.received",
+                "subject": "A",
+                "time": "2026-01-01T00:00:00Z",
+                "data": {"account_id": "A", "payment_id": "p", "amount_minor": amount, "received_on": "2026-01-01"},
+            }
+        )
+
+    assert not isinstance(payment(MAX_MINOR_UNITS), Rejection)
+    refused = payment(MAX_MINOR_UNITS + 1)
+    assert isinstance(refused, Rejection) and "data.amount_minor" in refused.reason

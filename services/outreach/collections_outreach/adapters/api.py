@@ -148,8 +148,10 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
 
     @app.get("/accounts/{account_id}/trail/verify", tags=["agents"])
     async def verify(account_id: str, session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
-        """Recompute the chain; `ok` false names the first record that does not match."""
+        """Recompute the chain; `ok` false names the first record that does not match; 404 with no trail."""
         verdict = await verify_trail(session, account_id)
+        if verdict.ok and verdict.records == 0:
+            raise HTTPException(status_code=404, detail=f"no contact record for account {account_id}")
         return {
             "account_id": account_id,
             "ok": verdict.ok,

@@ -7,6 +7,7 @@ exit status: 0 when the chain holds, 1 when a record does not match (named by se
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from collections_events.audit_chain import ChainVerdict
 from collections_events.store.database import Database
@@ -34,10 +35,14 @@ def describe(account_id: str, verdict: ChainVerdict) -> str:
 
 
 def verify(database_url: str, account_id: str) -> int:
-    """Verify `account_id`'s trail, print the verdict; returns 0 (ok) or 1 (mismatch).
+    """Verify `account_id`'s trail, print the verdict; returns 0 (ok), 1 (mismatch), 3 (no trail).
 
-    Must be called outside a running event loop (it runs its own).
+    An account with no record at all is not "verified": it is reported as unknown, so a typo or the
+    wrong database never shows green. Must be called outside a running event loop (it runs its own).
     """
     verdict = asyncio.run(verify_async(database_url, account_id))
+    if verdict.ok and verdict.records == 0:
+        print(f"no trail: account {account_id} has no contact record in this database", file=sys.stderr)
+        return 3
     print(describe(account_id, verdict))
     return 0 if verdict.ok else 1
