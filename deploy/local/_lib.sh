@@ -33,6 +33,19 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
+# Stop process $1 (empty: nothing runs): TERM, then KILL after 10 s.
+stop_pid() {
+  local pid=${1:-} i
+  if [[ -z "$pid" ]]; then
+    log "not running"
+    return 0
+  fi
+  log "stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+  if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+}
+
 # Serialise concurrent invocations for one service (e.g. parallel test
 # workers all calling `start`). The lock lives next to, not inside, the state
 # dir because `stop` deletes the state dir. fd 9 must be closed (9>&-) for

@@ -136,17 +136,7 @@ YAML
 
 do_stop() {
   take_lock jaeger
-  local pid
-  pid="$(jaeger_pid)"
-  if [[ -n "$pid" ]]; then
-    log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-  else
-    log "not running"
-  fi
+  stop_pid "$(jaeger_pid)"
   rm -rf "$STATE"
 }
 

@@ -97,17 +97,7 @@ urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/-/ready", timeout=1)' "$
 
 do_stop() {
   take_lock prometheus
-  local pid
-  pid="$(prom_pid)"
-  if [[ -n "$pid" ]]; then
-    log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-  else
-    log "not running"
-  fi
+  stop_pid "$(prom_pid)"
   rm -rf "$STATE"
 }
 
