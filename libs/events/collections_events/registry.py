@@ -95,8 +95,3 @@ TOPIC_OWNERS: dict[str, str] = {
 }
 """The service that answers bad messages on each inbound topic (rejection and dead letter), so that
 each bad message is answered once although several services read the topic."""
-
-
-def event_type(name: str) -> EventType:
-    """The contract's entry for `name`. Raises KeyError for an unknown type."""
-    return EVENT_TYPES[name]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -76,7 +76,6 @@ class ServiceRuntime:
     spec: ServiceSpec
     db: Database
     config: PlatformConfig
-    dead_letters: list[DeadLetter] = field(default_factory=list)
     # True in a service process (Kafka): emitted events carry the consumer span's traceparent.
     # False in the embedded default, where they copy the cause's, so replays stay byte-identical.
     span_context: bool = False

@@ -353,7 +353,7 @@ class UnitOfWork:
         if not isinstance(data, entry.model):
             raise TypeError(f"{type_name} needs {entry.model.__name__}, got {type(data).__name__}")
         if self.cause is None:
-            raise RuntimeError("emit needs a cause; use emit_as for an event with no inbound cause")
+            raise RuntimeError("emit needs a cause; use emit_envelope for an event built without one")
         payload = data.model_dump(mode="json")
         envelope = Envelope(
             id=derive_id(self.cause.id, purpose),
