@@ -57,10 +57,6 @@ ACCOUNT = "obs-old-1"
 OLD_ACCOUNTS = (ACCOUNT, "obs-old-2", "obs-old-3")
 SETTLE_TIMEOUT_S = 60.0
 
-UNRECORDED: dict[str, str] = {}
-"""Metrics that dashboards use and metrics.py defines but no service records yet: their panels are
-strict xfails here (an XPASS, once a service records them, says to remove the entry)."""
-
 
 def _observability_tests() -> Any:
     """tests/deploy/test_observability.py, for its PromQL parsing and the list of expressions."""
@@ -353,16 +349,7 @@ def test_the_flow_metrics_are_non_zero(make_up: MakeUp) -> None:
 
 
 def _expression_params() -> list[Any]:
-    params = []
-    for where, expr in EXPRESSIONS:
-        unrecorded = sorted(m for m in OBS.metrics_in(expr) if m in UNRECORDED)
-        marks = (
-            [pytest.mark.xfail(strict=True, reason="; ".join(f"{m}: {UNRECORDED[m]}" for m in unrecorded))]
-            if unrecorded
-            else []
-        )
-        params.append(pytest.param(where, expr, marks=marks, id=where[:70]))
-    return params
+    return [pytest.param(where, expr, id=where[:70]) for where, expr in EXPRESSIONS]
 
 
 @pytest.mark.parametrize(("where", "expr"), _expression_params())
