@@ -13,9 +13,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_delinquency.adapters.roll_rates import bucket_counts, transitions
+from collections_delinquency.adapters.roll_rates import transitions
 from collections_delinquency.app import state
 from collections_delinquency.app.handlers import scheme_of
+from collections_delinquency.app.state import bucket_counts
 from collections_delinquency.domain.standing import standing_at
 from collections_events.api import get_runtime, get_session, service_app
 from collections_events.runtime.runtime import ServiceRuntime

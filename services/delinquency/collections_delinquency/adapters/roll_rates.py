@@ -1,4 +1,4 @@
-"""Portfolio queries over delinquency's tables: counts per bucket and bucket transitions between dates.
+"""Portfolio queries over delinquency's tables: bucket transitions between dates (roll rates).
 
 A bucket on date X is the one of the account's last bucket change with `as_of <= X` (the history
 table), or the first bucket when there is none. Portable SQL (window functions): SQLite and PostgreSQL.
@@ -13,12 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
 from collections_delinquency.app.state import ACCOUNTS, HISTORY
-
-
-async def bucket_counts(session: AsyncSession) -> dict[str, int]:
-    """How many accounts hold each last-published bucket (that is the bucket as of the last close)."""
-    rows = await session.execute(select(ACCOUNTS.c.bucket, func.count()).group_by(ACCOUNTS.c.bucket))
-    return {bucket: int(n) for bucket, n in rows}
 
 
 def _bucket_on(on: date, name: str) -> Subquery:

@@ -11,7 +11,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_delinquency.adapters.roll_rates import bucket_counts
 from collections_delinquency.app import state
 from collections_delinquency.app.metrics import close_metrics
 from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
@@ -125,7 +124,7 @@ async def _refresh_bucket_gauge(session: AsyncSession) -> None:
     now = time.monotonic()
     if _bucket_gauge_at and now - _bucket_gauge_at[0] < _BUCKET_GAUGE_EVERY_S:
         return
-    counts = await bucket_counts(session)
+    counts = await state.bucket_counts(session)
     if counts:  # an empty book is asked again at the next close
         _bucket_gauge_at[:] = [now]
         get_metrics().set_accounts_in_bucket(counts)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_delinquency.adapters.tables import OWN
@@ -122,3 +122,9 @@ async def add_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     """Append bucket changes (`account_id`, `as_of`, `bucket`) to the history."""
     if rows:
         await session.execute(insert(HISTORY), rows)
+
+
+async def bucket_counts(session: AsyncSession) -> dict[str, int]:
+    """How many accounts hold each last-published bucket (that is the bucket as of the last close)."""
+    rows = await session.execute(select(ACCOUNTS.c.bucket, func.count()).group_by(ACCOUNTS.c.bucket))
+    return {bucket: int(n) for bucket, n in rows}
