@@ -29,6 +29,7 @@ from collections_events.registry import TOPIC_KEYS
 from collections_events.runtime.process import KafkaSettings, run_service
 from collections_events.runtime.service import ServiceSpec
 from collections_events.transport.kafka import encode_binary, producer_settings
+from collections_events.validation import Event, read_structured
 
 Record: TypeAlias = ConsumerRecord  # aiokafka's record: topic, partition, offset, key, value, headers
 
@@ -235,3 +236,10 @@ def make_envelope(
         time=time,
         data=data,
     )
+
+
+def make_event(type_name: str, data: dict[str, Any], *, event_id: str, time: str = "2024-01-01T00:00:00Z") -> Event:
+    """`make_envelope`, validated as a consumer would read it. Raises AssertionError if it is invalid."""
+    parsed = read_structured(make_envelope(type_name, data, event_id=event_id, time=time).to_structured())
+    assert isinstance(parsed, Event), parsed
+    return parsed

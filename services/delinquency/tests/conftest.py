@@ -15,8 +15,9 @@ from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.database import Database
+from collections_events.testing import make_event
 from collections_events.transport.embedded import EmbeddedPlatform
-from collections_events.validation import Event, read_structured
+from collections_events.validation import Event
 from collections_ledger.adapters.spec import SPEC as LEDGER
 
 
@@ -32,20 +33,7 @@ class Rig:
 
     def event(self, type_name: str, data: dict[str, Any], *, event_id: str | None = None) -> Event:
         self.n += 1
-        parsed = read_structured(
-            {
-                "specversion": "1.0",
-                "id": event_id or f"in-{self.n}",
-                "source": "test",
-                "type": type_name,
-                "subject": data.get("account_id", "clock"),
-                "time": "2024-01-01T12:00:00Z",
-                "datacontenttype": "application/json",
-                "data": data,
-            }
-        )
-        assert isinstance(parsed, Event), parsed
-        return parsed
+        return make_event(type_name, data, event_id=event_id or f"in-{self.n}", time="2024-01-01T12:00:00Z")
 
     async def feed(self, type_name: str, data: dict[str, Any], *, event_id: str | None = None) -> list[Envelope]:
         """Feed one inbound event, drain both services; returns what was published because of it."""

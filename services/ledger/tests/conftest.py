@@ -14,8 +14,9 @@ from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.database import Database
+from collections_events.testing import make_event
 from collections_events.transport.embedded import EmbeddedPlatform
-from collections_events.validation import Event, read_structured
+from collections_events.validation import Event
 from collections_ledger.adapters.spec import SPEC
 
 
@@ -30,20 +31,8 @@ class LedgerRig:
 
     def event(self, type_name: str, data: dict[str, Any], *, event_id: str | None = None) -> Event:
         self._n += 1
-        parsed = read_structured(
-            {
-                "specversion": "1.0",
-                "id": event_id or f"e{self._n}",
-                "source": "test",
-                "type": type_name,
-                "subject": data.get("account_id", "clock"),
-                "time": f"2024-01-01T00:00:{self._n % 60:02d}Z",
-                "datacontenttype": "application/json",
-                "data": data,
-            }
-        )
-        assert isinstance(parsed, Event), parsed
-        return parsed
+        time = f"2024-01-01T00:00:{self._n % 60:02d}Z"
+        return make_event(type_name, data, event_id=event_id or f"e{self._n}", time=time)
 
     async def feed(self, type_name: str, data: dict[str, Any], *, event_id: str | None = None) -> list[Envelope]:
         """Feed one event and drain; returns what was published because of it."""
