@@ -51,7 +51,14 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
 
 @contextmanager
 def consumer_span(service: str, event_type: str, event_id: str, traceparent: str | None, topic: str) -> Iterator[Span]:
-    """A `process` span continuing the producer's trace, around one event's transaction."""
+    """A `process` span continuing the producer's trace, around one event's transaction.
+
+    Without a tracer provider (the embedded default, or no OTLP endpoint) it yields the invalid
+    span at once: the no-op span would cost the same context work per event and record nothing.
+    """
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        yield trace.INVALID_SPAN
+        return
     tracer = trace.get_tracer(f"collections.{service}")
     with tracer.start_as_current_span(
         f"process {event_type}",

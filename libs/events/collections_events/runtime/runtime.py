@@ -25,6 +25,7 @@ from collections_events.metrics import get_metrics
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
+from collections_events.store.statements import execute
 from collections_events.store.uow import ConcurrencyError, UnitOfWork, statement, write_outbox
 from collections_events.telemetry import consumer_span
 from collections_events.validation import Event, Rejection
@@ -374,7 +375,7 @@ class _Batch:
     async def close(self) -> None:
         """Insert the batch's inbox and outbox rows (before the commit)."""
         if self.inbox_rows:
-            await self.session.execute(statement(self.runtime.spec.tables["inbox"], "insert", insert), self.inbox_rows)
+            await execute(self.session, statement(self.runtime.spec.tables["inbox"], "insert", insert), self.inbox_rows)
         if self.outbox_rows:
             await write_outbox(self.session, self.runtime.spec.tables["outbox"], self.outbox_rows)
             self.wrote_outbox = True

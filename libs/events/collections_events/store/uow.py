@@ -8,7 +8,6 @@ commit, so the service's events, its outbox rows and the inbox row commit togeth
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
@@ -24,11 +23,10 @@ from collections_events.envelope import Envelope
 from collections_events.ids import derive_id
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
-from collections_events.store.sqlite_inline import InlineConnection
+from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar, inline_connection
 from collections_events.telemetry import current_traceparent
 from collections_events.validation import Rejection
 
-_INLINE_KEY = "collections_events.inline_sqlite"
 _S = TypeVar("_S")
 _STATEMENTS: dict[tuple[Table, str], Any] = {}
 
@@ -114,19 +112,8 @@ class UnitOfWork:
     # -- event log -------------------------------------------------------------------------
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         """Every event of `stream_id`, oldest first."""
-        t = self._t["events"]
-        inline = await self._inline_sqlite()
-        if inline is not None:
-            cursor = await _run_sqlite(
-                inline,
-                f"SELECT version, event_id, type, time, data FROM {t.name} WHERE stream_id = ? ORDER BY version",
-                (stream_id,),
-            )
-            events = [StoredEvent(stream_id, v, i, ty, ti, json.loads(d)) for v, i, ty, ti, d in cursor.fetchall()]
-            self._versions[stream_id] = events[-1].version if events else 0
-            return events
         query = statement(
-            t,
+            self._t["events"],
             "read_stream",
             lambda t: (
                 select(t.c.version, t.c.event_id, t.c.type, t.c.time, t.c.data)
@@ -134,12 +121,18 @@ class UnitOfWork:
                 .order_by(t.c.version)
             ),
         )
-        rows = await self.session.execute(query, {"b_stream": stream_id})
-        events = [StoredEvent(stream_id, r.version, r.event_id, r.type, r.time, json.loads(r.data)) for r in rows]
+        rows = await fetch_all(self.session, query, {"b_stream": stream_id})
+        events = [StoredEvent(stream_id, v, i, ty, ti, json.loads(d)) for v, i, ty, ti, d in rows]
         self._versions[stream_id] = events[-1].version if events else 0
         return events
 
     async def _load_versions(self, stream_ids: list[str]) -> None:
+        if await inline_connection(self.session) is not None:
+            # On the embedded SQLite a point query per stream costs microseconds; IN lists only pay
+            # off where each statement is a network round trip.
+            for sid in stream_ids:
+                await self.stream_version(sid)
+            return
         t = self._t["events"]
         query = statement(
             t,
@@ -150,36 +143,24 @@ class UnitOfWork:
                 .group_by(t.c.stream_id)
             ),
         )
-        inline = await self._inline_sqlite()
         for start in range(0, len(stream_ids), 500):
             chunk = stream_ids[start : start + 500]
-            if inline is not None:
-                marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT stream_id, max(version) FROM {t.name} WHERE stream_id IN ({marks}) GROUP BY stream_id"
-                found = {sid: int(v) for sid, v in (await _run_sqlite(inline, sql, tuple(chunk))).fetchall()}
-            else:
-                found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
+            found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
             for sid in chunk:
                 self._versions[sid] = found.get(sid, 0)
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of the newest event of `stream_id` (0 when empty)."""
-        t = self._t["events"]
         if stream_id in self._versions:
             return self._versions[stream_id]
         query = statement(
-            t,
+            self._t["events"],
             "stream_version",
             lambda t: select(func.max(t.c.version)).where(
                 t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
             ),
         )
-        inline = await self._inline_sqlite()
-        if inline is not None:
-            sql = f"SELECT max(version) FROM {t.name} WHERE stream_id = ?"
-            value = (await _run_sqlite(inline, sql, (stream_id,))).fetchone()[0]
-        else:
-            value = await self.session.scalar(query, {"b_stream": stream_id})
+        value = await fetch_scalar(self.session, query, {"b_stream": stream_id})
         self._versions[stream_id] = int(value or 0)
         return self._versions[stream_id]
 
@@ -203,38 +184,27 @@ class UnitOfWork:
     # -- snapshots -------------------------------------------------------------------------
     async def load(self, stream_id: str) -> Snapshot | None:
         """The snapshot of `stream_id`, or None when there is none yet."""
-        t = self._t["snapshots"]
-        inline = await self._inline_sqlite()
-        if inline is not None:
-            found = await _run_sqlite(
-                inline, f"SELECT version, state, wake_on FROM {t.name} WHERE stream_id = ?", (stream_id,)
-            )
-            raw = found.fetchone()
-            if raw is None:
-                return None
-            return Snapshot(stream_id, raw[0], json.loads(raw[1]), _sqlite_date(raw[2]))
         query = statement(
-            t,
+            self._t["snapshots"],
             "load",
             lambda t: select(t.c.version, t.c.state, t.c.wake_on).where(
                 t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
             ),
         )
-        row = (await self.session.execute(query, {"b_stream": stream_id})).first()
+        row = await fetch_one(self.session, query, {"b_stream": stream_id})
         if row is None:
             return None
-        return Snapshot(stream_id, row.version, json.loads(row.state), row.wake_on)
+        version, state, wake_on = row
+        return Snapshot(stream_id, version, json.loads(state), wake_on)
 
     async def save(self, stream_id: str, state: dict[str, Any], *, expected_version: int, wake_on: date | None) -> int:
         """Store `state` as version `expected_version + 1`. Raises ConcurrencyError on a lost race."""
         t = self._t["snapshots"]
         blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        inline = await self._inline_sqlite()
-        if inline is not None:
-            return await self._save_sqlite(inline, t, stream_id, blob, expected_version, wake_on)
         if expected_version == 0:
             try:
-                await self.session.execute(
+                await execute(
+                    self.session,
                     statement(t, "insert", insert),
                     {"stream_id": stream_id, "version": 1, "state": blob, "wake_on": wake_on},
                 )
@@ -257,7 +227,8 @@ class UnitOfWork:
                 )
             ),
         )
-        result = await self.session.execute(
+        matched = await execute(
+            self.session,
             query,
             {
                 "b_stream": stream_id,
@@ -267,65 +238,13 @@ class UnitOfWork:
                 "b_wake_on": wake_on,
             },
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if matched != 1:
             raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
         return expected_version + 1
-
-    async def _inline_sqlite(self) -> InlineConnection | None:
-        """The sqlite3 connection of this session's transaction when it runs inline (else None).
-
-        Snapshot reads and writes, the most frequent statements, skip SQLAlchemy's statement
-        machinery there: same SQL and same values as the SQLAlchemy path, in the same transaction.
-        """
-        if self.session.bind is None or self.session.bind.dialect.name != "sqlite":
-            return None
-        # Remembered per session transaction: its connection does not change until it ends.
-        transaction = self.session.sync_session.get_transaction()
-        cached = self.session.info.get(_INLINE_KEY)
-        if transaction is not None and transaction.is_active and cached is not None and cached[0] is transaction:
-            return cached[1]  # type: ignore[no-any-return]
-        connection = await self.session.connection()
-        driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
-        inline = driver if isinstance(driver, InlineConnection) else None
-        self.session.info[_INLINE_KEY] = (self.session.sync_session.get_transaction(), inline)
-        return inline
 
     async def _insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
         """Insert rows of the service's event log (`_log_row`). Raises IntegrityError on a taken version."""
-        t = self._t["events"]
-        inline = await self._inline_sqlite()
-        if inline is None:
-            await self.session.execute(statement(t, "insert", insert), rows)
-            return
-        sql = f"INSERT INTO {t.name} (stream_id, version, event_id, type, time, data) VALUES (?, ?, ?, ?, ?, ?)"
-        values = [(r["stream_id"], r["version"], r["event_id"], r["type"], r["time"], r["data"]) for r in rows]
-        try:
-            await inline._execute(inline._conn.executemany, sql, values)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-
-    async def _save_sqlite(
-        self, inline: InlineConnection, t: Table, stream_id: str, blob: str, expected_version: int, wake_on: date | None
-    ) -> int:
-        stored_wake_on = _sqlite_date_text(wake_on)
-        if expected_version == 0:
-            try:
-                await _run_sqlite(
-                    inline,
-                    f"INSERT INTO {t.name} (stream_id, version, state, wake_on) VALUES (?, ?, ?, ?)",
-                    (stream_id, 1, blob, stored_wake_on),
-                )
-            except IntegrityError as exc:
-                raise ConcurrencyError(f"snapshot {stream_id} was created concurrently") from exc
-            return 1
-        cursor = await _run_sqlite(
-            inline,
-            f"UPDATE {t.name} SET version = ?, state = ?, wake_on = ? WHERE stream_id = ? AND version = ?",
-            (expected_version + 1, blob, stored_wake_on, stream_id, expected_version),
-        )
-        if cursor.rowcount != 1:
-            raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
-        return expected_version + 1
+        await execute(self.session, statement(self._t["events"], "insert", insert), rows)
 
     async def waking(self, on_or_before: date) -> list[str]:
         """Streams whose `wake_on` is on or before `on_or_before`, in stream order (indexed)."""
@@ -339,8 +258,7 @@ class UnitOfWork:
                 .order_by(t.c.stream_id)
             ),
         )
-        rows = await self.session.execute(query, {"b_date": on_or_before})
-        return [r.stream_id for r in rows]
+        return [stream_id for (stream_id,) in await fetch_all(self.session, query, {"b_date": on_or_before})]
 
     # -- publishing ------------------------------------------------------------------------
     def emit(self, type_name: str, data: BaseModel, *, purpose: str, subject: str | None = None) -> Envelope:
@@ -430,24 +348,6 @@ class UnitOfWork:
         self._emitted.clear()
 
 
-async def _run_sqlite(inline: InlineConnection, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-    """Run one statement on the inline sqlite3 connection; errors wrapped as SQLAlchemy would wrap them."""
-    try:
-        cursor: sqlite3.Cursor = await inline._execute(inline._conn.execute, sql, params)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
-    return cursor
-
-
-def _sqlite_date_text(value: date | None) -> str | None:
-    # SQLAlchemy's SQLite DATE storage format.
-    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-
-
-def _sqlite_date(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
-
-
 def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]:
     return {
         "stream_id": stream_id,
@@ -469,7 +369,7 @@ async def write_outbox(session: AsyncSession, outbox: Table, rows: list[dict[str
         return
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
-    await session.execute(statement(outbox, "insert", insert), rows)
+    await execute(session, statement(outbox, "insert", insert), rows)
 
 
 def encode_envelope(envelope: Envelope) -> str:

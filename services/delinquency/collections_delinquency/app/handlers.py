@@ -8,7 +8,6 @@ import time
 from datetime import date
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_delinquency.app import state
@@ -85,15 +84,7 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
     read = published = 0
     after = ""
     while True:
-        rows = (
-            await session.execute(
-                select(*state.ACCOUNT_COLUMNS)
-                .where(state.ACCOUNTS.c.wake_on <= as_of, state.ACCOUNTS.c.account_id > after)
-                .order_by(state.ACCOUNTS.c.account_id)
-                .limit(CHUNK)
-                .with_for_update()
-            )
-        ).all()
+        rows = await state.waking_accounts(session, as_of, after=after, limit=CHUNK)
         if not rows:
             break
         read += len(rows)
@@ -101,13 +92,13 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
         history: list[dict[str, object]] = []
         for row in rows:
             account, changes = evaluate(state.account_from(row), as_of, scheme, cfg.charge_off_dpd)
-            published += _publish(uow, row.account_id, changes, history)
+            published += _publish(uow, row[0], changes, history)
             values = state.account_values(account, wake_on(account, as_of, scheme, cfg.charge_off_dpd))
             del values["dues"]
-            updates.append({"b_account_id": row.account_id, **values})
+            updates.append({"b_account_id": row[0], **values})
         await state.update_accounts(session, updates, with_dues=False)
         await state.add_history(session, history)
-        after = rows[-1].account_id
+        after = rows[-1][0]
     await state.set_last_closed(session, as_of)
     close_metrics.record(read, published)
     await _refresh_bucket_gauge(session)

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_delinquency.adapters.tables import OWN
 from collections_delinquency.domain.account import DelinquencyAccount
 from collections_delinquency.domain.standing import UnpaidDue
+from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar
 
 ACCOUNTS = OWN["accounts"]
 CLOCK = OWN["clock"]
@@ -36,9 +37,24 @@ def decode_dues(text: str) -> tuple[UnpaidDue, ...]:
     return tuple(UnpaidDue(date.fromisoformat(on), minor) for on, minor in json.loads(text))
 
 
-def account_from(row: Row[Any, Any, Any, Any, Any]) -> DelinquencyAccount:
-    """A domain account from a row selected with ACCOUNT_COLUMNS."""
-    return DelinquencyAccount(decode_dues(row.dues), row.bucket, row.delinquent_since, row.charged_off)
+def account_from(row: Sequence[Any]) -> DelinquencyAccount:
+    """A domain account from a row selected with ACCOUNT_COLUMNS (account_id first)."""
+    _account_id, dues, bucket, delinquent_since, charged_off = row
+    return DelinquencyAccount(decode_dues(dues), bucket, delinquent_since, charged_off)
+
+
+_CLOCK_SHARED = select(CLOCK.c.last_closed).where(CLOCK.c.id == 1).with_for_update(read=True)
+_CLOCK_EXCLUSIVE = select(CLOCK.c.last_closed).where(CLOCK.c.id == 1).with_for_update()
+_SET_CLOCK = (
+    update(CLOCK).where(CLOCK.c.id == 1).values(last_closed=bindparam("b_as_of", type_=CLOCK.c.last_closed.type))
+)
+_LOAD_ACCOUNT = (
+    select(*ACCOUNT_COLUMNS)
+    .where(ACCOUNTS.c.account_id == bindparam("b_account_id", type_=ACCOUNTS.c.account_id.type))
+    .with_for_update()
+)
+_INSERT_ACCOUNT = insert(ACCOUNTS)
+_INSERT_HISTORY = insert(HISTORY)
 
 
 async def last_closed(session: AsyncSession, *, for_update: bool) -> date | None:
@@ -46,23 +62,36 @@ async def last_closed(session: AsyncSession, *, for_update: bool) -> date | None
 
     Lock order is always clock then accounts, so a close and a balance change never deadlock.
     """
-    query = select(CLOCK.c.last_closed).where(CLOCK.c.id == 1)
-    query = query.with_for_update() if for_update else query.with_for_update(read=True)
-    value: date | None = await session.scalar(query)
+    value: date | None = await fetch_scalar(session, _CLOCK_EXCLUSIVE if for_update else _CLOCK_SHARED)
     return value
 
 
 async def set_last_closed(session: AsyncSession, as_of: date) -> None:
     """Record `as_of` as the last closed business date."""
-    await session.execute(update(CLOCK).where(CLOCK.c.id == 1).values(last_closed=as_of))
+    await execute(session, _SET_CLOCK, {"b_as_of": as_of})
 
 
 async def load_account(session: AsyncSession, account_id: str) -> DelinquencyAccount | None:
     """The account's row (locked for update), or None when it was never seen."""
-    row = (
-        await session.execute(select(*ACCOUNT_COLUMNS).where(ACCOUNTS.c.account_id == account_id).with_for_update())
-    ).first()
+    row = await fetch_one(session, _LOAD_ACCOUNT, {"b_account_id": account_id})
     return account_from(row) if row is not None else None
+
+
+_WAKING_ACCOUNTS = (
+    select(*ACCOUNT_COLUMNS)
+    .where(
+        ACCOUNTS.c.wake_on <= bindparam("b_as_of", type_=ACCOUNTS.c.wake_on.type),
+        ACCOUNTS.c.account_id > bindparam("b_after", type_=ACCOUNTS.c.account_id.type),
+    )
+    .order_by(ACCOUNTS.c.account_id)
+    .limit(bindparam("b_limit", type_=Integer()))
+    .with_for_update()
+)
+
+
+async def waking_accounts(session: AsyncSession, as_of: date, *, after: str, limit: int) -> list[tuple[Any, ...]]:
+    """Up to `limit` accounts (ACCOUNT_COLUMNS rows, locked) with wake_on <= `as_of` and id > `after`, by id."""
+    return await fetch_all(session, _WAKING_ACCOUNTS, {"b_as_of": as_of, "b_after": after, "b_limit": limit})
 
 
 def account_values(account: DelinquencyAccount, wake: date | None) -> dict[str, Any]:
@@ -80,8 +109,10 @@ async def insert_account(
     session: AsyncSession, account_id: str, account: DelinquencyAccount, wake: date | None, known_since: date | None
 ) -> None:
     """Store an account seen for the first time."""
-    await session.execute(
-        insert(ACCOUNTS).values(account_id=account_id, known_since=known_since, **account_values(account, wake))
+    await execute(
+        session,
+        _INSERT_ACCOUNT,
+        {"account_id": account_id, "known_since": known_since, **account_values(account, wake)},
     )
 
 
@@ -114,14 +145,12 @@ UPDATE_PUBLISHED = (
 
 async def update_accounts(session: AsyncSession, rows: list[dict[str, Any]], *, with_dues: bool = True) -> None:
     """Write many accounts in one executemany round (`with_dues=False`: published state and wake only)."""
-    if rows:
-        await session.execute(UPDATE_ACCOUNT if with_dues else UPDATE_PUBLISHED, rows)
+    await execute(session, UPDATE_ACCOUNT if with_dues else UPDATE_PUBLISHED, rows)
 
 
 async def add_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Append bucket changes (`account_id`, `as_of`, `bucket`) to the history."""
-    if rows:
-        await session.execute(insert(HISTORY), rows)
+    await execute(session, _INSERT_HISTORY, rows)
 
 
 async def bucket_counts(session: AsyncSession) -> dict[str, int]:

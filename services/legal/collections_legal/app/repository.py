@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.store.uow import ConcurrencyError
+from collections_events.store.statements import execute, fetch_one, fetch_scalar
+from collections_events.store.uow import ConcurrencyError, statement
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,13 @@ class LegalRepository:
     # -- cases ----------------------------------------------------------------------------------
     async def case(self, case_id: str) -> CaseRow | None:
         """The case `case_id`, or None."""
-        row = (await self.session.execute(select(self.cases).where(self.cases.c.case_id == case_id))).first()
-        return CaseRow(**row._mapping) if row else None
+        query = statement(self.cases, "by_id", lambda t: select(t).where(t.c.case_id == bindparam("b_case_id")))
+        row = await fetch_one(self.session, query, {"b_case_id": case_id})
+        return CaseRow(**dict(zip(self.cases.c.keys(), row, strict=True))) if row else None
 
     async def insert_case(self, case: CaseRow) -> None:
         """Store a newly opened case."""
-        await self.session.execute(insert(self.cases).values(**case.__dict__))
+        await execute(self.session, statement(self.cases, "insert", insert), dict(case.__dict__))
 
     async def change_case(
         self, case: CaseRow, *, state: str, closed_on: date | None = None, close_reason: str | None = None
@@ -143,8 +145,13 @@ class LegalRepository:
     async def add_history(self, case_id: str, **fields: Any) -> None:
         """Append one step to the case's history (its step number is the next one)."""
         h = self.history_table
-        last = await self.session.scalar(select(func.max(h.c.step)).where(h.c.case_id == case_id))
-        await self.session.execute(insert(h).values(case_id=case_id, step=int(last or 0) + 1, **fields))
+        last_step = statement(
+            h, "last_step", lambda t: select(func.max(t.c.step)).where(t.c.case_id == bindparam("b_case_id"))
+        )
+        last = await fetch_scalar(self.session, last_step, {"b_case_id": case_id})
+        await execute(
+            self.session, statement(h, "insert", insert), {"case_id": case_id, "step": int(last or 0) + 1, **fields}
+        )
 
     async def history(self, case_id: str) -> list[dict[str, Any]]:
         """The case's steps, first (its opening) to last, as the API shows them."""
@@ -162,18 +169,20 @@ class LegalRepository:
     async def add_trail_record(self, record: Mapping[str, Any], as_of: date | None) -> bool:
         """Keep one `outreach.contact_recorded` record exactly as received; False when already kept."""
         t = self.trail_table
-        seen = await self.session.scalar(select(t.c.record_id).where(t.c.record_id == record["record_id"]))
-        if seen is not None:
+        kept = statement(t, "kept", lambda t: select(t.c.record_id).where(t.c.record_id == bindparam("b_record_id")))
+        if await fetch_scalar(self.session, kept, {"b_record_id": record["record_id"]}) is not None:
             return False
-        await self.session.execute(
-            insert(t).values(
-                record_id=record["record_id"],
-                account_id=record["account_id"],
-                sequence=record["sequence"],
-                kind=record["kind"],
-                as_of=as_of,
-                record=json.dumps(dict(record), ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-            )
+        await execute(
+            self.session,
+            statement(t, "insert", insert),
+            {
+                "record_id": record["record_id"],
+                "account_id": record["account_id"],
+                "sequence": record["sequence"],
+                "kind": record["kind"],
+                "as_of": as_of,
+                "record": json.dumps(dict(record), ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+            },
         )
         return True
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.audit_chain import ChainVerdict, verify_chain
+from collections_events.store.statements import execute, fetch_one
 from collections_outreach.adapters.tables import TRAIL
 from collections_outreach.domain.trail import ChainHead
 
@@ -28,23 +29,24 @@ FIELDS = (
     "hash",
 )
 
+_HEAD = (
+    select(TRAIL.c.sequence, TRAIL.c.hash)
+    .where(TRAIL.c.account_id == bindparam("b_account_id"))
+    .order_by(TRAIL.c.sequence.desc())
+    .limit(1)
+)
+_APPEND = insert(TRAIL)
+
 
 async def chain_head(session: AsyncSession, account_id: str) -> ChainHead:
     """The newest record's sequence and hash (sequence 0 and 64 zeros for an empty trail)."""
-    row = (
-        await session.execute(
-            select(TRAIL.c.sequence, TRAIL.c.hash)
-            .where(TRAIL.c.account_id == account_id)
-            .order_by(TRAIL.c.sequence.desc())
-            .limit(1)
-        )
-    ).first()
-    return ChainHead(row.sequence, row.hash) if row else ChainHead()
+    row = await fetch_one(session, _HEAD, {"b_account_id": account_id})
+    return ChainHead(row[0], row[1]) if row else ChainHead()
 
 
 async def append_record(session: AsyncSession, record: dict[str, Any]) -> None:
     """Insert one record (the data of an `outreach.contact_recorded`)."""
-    await session.execute(insert(TRAIL).values(**{k: record[k] for k in FIELDS}))
+    await execute(session, _APPEND, {k: record[k] for k in FIELDS})
 
 
 async def read_trail(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
+from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.adapters.tables import TABLES, TREATMENT
 from collections_outreach.domain.evaluate import wake_on
@@ -19,6 +20,15 @@ from collections_outreach.domain.state import AccountState, from_json, to_json
 
 CLOCK_STREAM = "$clock"
 """The snapshot holding the last closed business date (never woken: wake_on is null)."""
+
+
+_START_TREATMENT = insert(TREATMENT)
+_END_TREATMENT = delete(TREATMENT).where(TREATMENT.c.account_id == bindparam("b_account_id"))
+_MOVE_TREATMENT = (
+    update(TREATMENT)
+    .where(TREATMENT.c.account_id == bindparam("b_account_id"))
+    .values(delinquent_since=bindparam("delinquent_since"))
+)
 
 
 @dataclass
@@ -64,13 +74,11 @@ async def save_account(uow: UnitOfWork, loaded: Loaded, state: AccountState) -> 
     if old == new:
         return
     if old is None and new is not None:
-        await uow.session.execute(insert(TREATMENT).values(account_id=state.account_id, delinquent_since=new))
+        await execute(uow.session, _START_TREATMENT, {"account_id": state.account_id, "delinquent_since": new})
     elif new is None:
-        await uow.session.execute(delete(TREATMENT).where(TREATMENT.c.account_id == state.account_id))
+        await execute(uow.session, _END_TREATMENT, {"b_account_id": state.account_id})
     else:
-        await uow.session.execute(
-            update(TREATMENT).where(TREATMENT.c.account_id == state.account_id).values(delinquent_since=new)
-        )
+        await execute(uow.session, _MOVE_TREATMENT, {"b_account_id": state.account_id, "delinquent_since": new})
 
 
 async def last_closed(uow: UnitOfWork) -> date | None:
