@@ -20,6 +20,8 @@ from collections_events.validation import Event, Rejection, read_json
 from collections_platform.embedded import build_embedded, close_embedded
 
 UTF8_BOM = b"\xef\xbb\xbf"
+LINES_READ_FILE = "replay-lines-read"
+"""In a --state directory: how many input lines earlier replays into it have read (decimal text)."""
 
 
 class ReplayError(Exception):
@@ -56,6 +58,11 @@ async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir:
         published += 1
 
     platform = build_embedded(state_dir, config, write)
+    # An unreadable line has no event id, so its rejection's id derives from its position in all
+    # the input this state has read: a second file continuing the first never repeats an id, and
+    # two halves give the ids the whole file gives (the `line` field stays the line in its file).
+    earlier = _lines_read(state_dir)
+    number = 0
     try:
         await platform.start()
         # Lines are read as bytes so that a line that is not UTF-8 is one rejection, not the end of
@@ -74,12 +81,33 @@ async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir:
             owner = TOPIC_OWNERS.get(entry.topic) if entry else None
             write(
                 rejection_envelope(
-                    parsed, source=f"collections/{owner or 'ingest'}", position=f"replay:line:{number}", line=number
+                    parsed,
+                    source=f"collections/{owner or 'ingest'}",
+                    position=f"replay:line:{earlier + number}",
+                    line=number,
                 )
             )
     finally:
         await close_embedded(platform)
+        _record_lines_read(state_dir, earlier + number)
     return published
+
+
+def _lines_read(state_dir: Path) -> int:
+    try:
+        return int((state_dir / LINES_READ_FILE).read_text(encoding="ascii").strip() or 0)
+    except FileNotFoundError:
+        return 0
+    except ValueError:
+        raise ReplayError(
+            f"{state_dir / LINES_READ_FILE} is not a line count; was the state directory edited?"
+        ) from None
+
+
+def _record_lines_read(state_dir: Path, total: int) -> None:
+    part = state_dir / f"{LINES_READ_FILE}.part"
+    part.write_text(f"{total}\n", encoding="ascii")
+    part.replace(state_dir / LINES_READ_FILE)
 
 
 def _read_line(line: bytes) -> Event | Rejection:

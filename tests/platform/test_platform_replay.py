@@ -50,6 +50,29 @@ def test_two_halves_with_state_give_the_whole(generated: tuple[Path, Path, Path]
     assert out_1.read_bytes() + out_2.read_bytes() == out_whole.read_bytes()
 
 
+def test_unreadable_lines_in_continuing_files_get_distinct_ids_the_whole_file_gives(tmp_path: Path) -> None:
+    # An unreadable line has no event id: its rejection's id comes from its position in all the
+    # input the state has read, so the second file's first line is not a repeat of the first's.
+    lines = ["not json", '{"type": "payment.received"}', "{", "[]"]
+    whole, first, second = tmp_path / "whole.jsonl", tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    whole.write_text("\n".join(lines) + "\n")
+    first.write_text("\n".join(lines[:2]) + "\n")
+    second.write_text("\n".join(lines[2:]) + "\n")
+    state = tmp_path / "state"
+    for args in ((whole, "--out", tmp_path / "w.out"), (first, "--out", tmp_path / "1.out", "--state", state)):
+        assert replay(*args).returncode == 0
+    assert replay(second, "--out", tmp_path / "2.out", "--state", state).returncode == 0
+
+    def ids(path: Path) -> list[str]:
+        return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+    halves = ids(tmp_path / "1.out") + ids(tmp_path / "2.out")
+    assert len(set(halves)) == 4
+    assert halves == ids(tmp_path / "w.out")
+    # `line` stays the line in its own file.
+    assert [json.loads(x)["data"]["line"] for x in (tmp_path / "2.out").read_text().splitlines()] == [1, 2]
+
+
 def test_a_bad_config_stops_replay_with_one_line(generated: tuple[Path, Path, Path], tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("outreach:\n  call_cap:\n    days: 0\n")
