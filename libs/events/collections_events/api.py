@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.envelope import Envelope
 from collections_events.metrics import add_metrics_route
+from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Event, Rejection, read_structured
 
@@ -79,3 +82,21 @@ def command_event(
         traceparent=traceparent,
     )
     return read_structured(envelope.to_structured())
+
+
+def unprocessable(type_name: str, data: dict[str, Any], rejection: Rejection) -> JSONResponse:
+    """A 422 answer for a command the contract refuses, shaped as FastAPI's own validation errors.
+
+    `detail` is a list of `{"loc": ["body", ...field path], "msg", "type"}`, the path relative to the
+    event's `data` (what the agent sent), so every service's API answers bad input alike.
+    """
+    try:
+        EVENT_TYPES[type_name].model.model_validate(data)
+    except ValidationError as error:
+        detail = [
+            {"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+            for item in error.errors(include_url=False, include_context=False, include_input=False)
+        ]
+    else:  # refused at the envelope, not in data
+        detail = [{"loc": ["body"], "msg": rejection.reason, "type": "value_error"}]
+    return JSONResponse(status_code=422, content={"detail": detail})

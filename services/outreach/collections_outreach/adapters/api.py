@@ -18,11 +18,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query
+from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import command_event, get_runtime, get_session, service_app
+from collections_events.api import command_event, get_runtime, get_session, service_app, unprocessable
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Rejection
 from collections_outreach.adapters.tables import TREATMENT
@@ -33,6 +34,32 @@ from collections_outreach.domain.state import AccountState, from_json
 from collections_outreach.domain.steps import next_step
 
 SOURCE = "collections/outreach-api"
+# Bodies are the contract's `data` of the command's type without `account_id` (it is in the path);
+# they are validated by the contract's own models, so /docs shows examples rather than a copy.
+RESULT_EXAMPLES: dict[str, Example] = {
+    "promise to pay": {
+        "value": {
+            "channel": "call",
+            "outcome": "answered_rpc",
+            "occurred_at": "2026-01-12T15:04:00Z",
+            "promise": {"amount_minor": 5000, "promised_on": "2026-01-20"},
+        }
+    },
+    "no answer": {"value": {"channel": "call", "outcome": "no_answer", "occurred_at": "2026-01-12T15:04:00Z"}},
+}
+ARRANGEMENT_EXAMPLES: dict[str, Example] = {
+    "plan": {
+        "value": {
+            "kind": "plan",
+            "occurred_at": "2026-01-12T15:04:00Z",
+            "installments": [
+                {"due_on": "2026-01-20", "amount_minor": 30000},
+                {"due_on": "2026-02-20", "amount_minor": 30000},
+            ],
+        }
+    },
+    "settlement": {"value": {"kind": "settlement", "installments": [{"due_on": "2026-01-30", "amount_minor": 40000}]}},
+}
 
 
 async def _snapshot(session: AsyncSession, runtime: ServiceRuntime, stream_id: str) -> dict[str, Any] | None:
@@ -53,10 +80,6 @@ async def _state(session: AsyncSession, runtime: ServiceRuntime, account_id: str
 async def _last_closed(session: AsyncSession, runtime: ServiceRuntime) -> date | None:
     raw = await _snapshot(session, runtime, CLOCK_STREAM)
     return date.fromisoformat(raw["last_closed"]) if raw and raw.get("last_closed") else None
-
-
-def _unprocessable(rejection: Rejection) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": rejection.reason})
 
 
 def create_api(runtime: ServiceRuntime) -> FastAPI:
@@ -163,26 +186,31 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
 
     @app.post("/accounts/{account_id}/contact-results", tags=["agents"], status_code=201)
     async def contact_result(
-        account_id: str, body: dict[str, Any] = Body(...), rt: ServiceRuntime = Depends(get_runtime)
+        account_id: str,
+        body: dict[str, Any] = Body(..., openapi_examples=RESULT_EXAMPLES),
+        rt: ServiceRuntime = Depends(get_runtime),
     ) -> Any:
         """A manual contact result (fields of `contact.result_reported`); 422 names the bad field."""
-        event = command_event("contact.result_reported", account_id, {**body, "account_id": account_id}, source=SOURCE)
+        data = {**body, "account_id": account_id}
+        event = command_event("contact.result_reported", account_id, data, source=SOURCE)
         if isinstance(event, Rejection):
-            return _unprocessable(event)
+            return unprocessable("contact.result_reported", data, event)
         emitted = await rt.execute(event, "results")
         record = next((e.data for e in emitted if e.type == "outreach.contact_recorded"), None)
         return {"record": record, "events": [{"type": e.type, "data": e.data} for e in emitted]}
 
     @app.post("/accounts/{account_id}/arrangements", tags=["agents"], status_code=201)
     async def propose_arrangement(
-        account_id: str, body: dict[str, Any] = Body(...), rt: ServiceRuntime = Depends(get_runtime)
+        account_id: str,
+        body: dict[str, Any] = Body(..., openapi_examples=ARRANGEMENT_EXAMPLES),
+        rt: ServiceRuntime = Depends(get_runtime),
     ) -> Any:
         """Propose a plan or settlement: 201 with the arrangement, 409 with the decline reason, 422 invalid."""
         data = {**body, "account_id": account_id}
         data.setdefault("occurred_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         event = command_event("outreach.arrangement_requested", account_id, data, source=SOURCE)
         if isinstance(event, Rejection):
-            return _unprocessable(event)
+            return unprocessable("outreach.arrangement_requested", data, event)
         emitted = await rt.execute(event, "outreach")
         for e in emitted:
             if e.type == "outreach.arrangement_declined":
