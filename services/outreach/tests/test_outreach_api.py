@@ -104,7 +104,10 @@ async def test_in_treatment_and_account_view(outreach: Harness, client: httpx.As
     await outreach.close(D1)
     await outreach.feed("account.flag_set", {"account_id": "A", "flag": "hardship", "reason": "job loss"})
     listing = (await client.get("/accounts/in-treatment")).json()
-    assert listing["as_of"] == "2026-01-11"
+    assert listing["as_of"] == "2026-01-11" and listing["total"] == 1
+    # A page past the end still counts every account in treatment.
+    beyond = (await client.get("/accounts/in-treatment", params={"offset": 1})).json()
+    assert beyond["accounts"] == [] and beyond["total"] == 1 and beyond["offset"] == 1
     assert listing["accounts"] == [
         {
             "account_id": "A",
@@ -119,7 +122,8 @@ async def test_in_treatment_and_account_view(outreach: Harness, client: httpx.As
     assert view["dpd"] == 1 and view["timezone"] == "Asia/Shanghai"
     assert (await client.get("/accounts/nobody")).status_code == 404
     await outreach.delinquent("A", D1, None)
-    assert (await client.get("/accounts/in-treatment")).json()["accounts"] == []
+    cured = (await client.get("/accounts/in-treatment")).json()
+    assert cured["accounts"] == [] and cured["total"] == 0
 
 
 async def test_destinations_never_reach_the_logs(outreach: Harness, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,15 +20,15 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Query
 from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.api import command_event, get_runtime, get_session, service_app, unprocessable
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Rejection
 from collections_outreach.adapters.tables import TREATMENT
-from collections_outreach.adapters.trail_store import read_trail, verify_trail
 from collections_outreach.app.store import CLOCK_STREAM
+from collections_outreach.app.trail_store import read_trail, verify_trail
 from collections_outreach.domain.arrangements import installment_statuses
 from collections_outreach.domain.state import AccountState, from_json
 from collections_outreach.domain.steps import next_step
@@ -93,8 +93,12 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         session: AsyncSession = Depends(get_session),
         rt: ServiceRuntime = Depends(get_runtime),
     ) -> dict[str, Any]:
-        """Accounts in a delinquency episode (oldest first), with dpd at the last close and their next step."""
+        """Accounts in a delinquency episode (oldest first), with dpd at the last close and their next step.
+
+        `total` counts every account in treatment, so an agent can page with `limit`/`offset`.
+        """
         closed = await _last_closed(session, rt)
+        total = int(await session.scalar(select(func.count()).select_from(TREATMENT)) or 0)
         rows = (
             await session.execute(
                 select(TREATMENT.c.account_id, TREATMENT.c.delinquent_since)
@@ -124,7 +128,13 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
                     },
                 }
             )
-        return {"as_of": closed.isoformat() if closed else None, "accounts": accounts}
+        return {
+            "as_of": closed.isoformat() if closed else None,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "accounts": accounts,
+        }
 
     @app.get("/accounts/{account_id}", tags=["agents"])
     async def account(

@@ -11,7 +11,7 @@ import sys
 
 from collections_events.audit_chain import ChainVerdict
 from collections_events.store.database import Database
-from collections_outreach.adapters.trail_store import verify_trail
+from collections_outreach.app.trail_store import verify_trail
 
 
 async def verify_async(database_url: str, account_id: str) -> ChainVerdict:

@@ -13,7 +13,7 @@ from collections_events import outbound
 from collections_events.ids import derive_id
 from collections_events.metrics import get_metrics
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.trail_store import append_record
+from collections_outreach.app.trail_store import append_record
 from collections_outreach.domain.arrangements import Breach
 from collections_outreach.domain.evaluate import ContactDecision, Evaluation
 from collections_outreach.domain.state import AccountState, Arrangement, Promise

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.audit_chain import ChainVerdict, verify_chain
-from collections_events.store.statements import execute, fetch_one
+from collections_events.store.statements import execute
 from collections_outreach.adapters.tables import TRAIL
-from collections_outreach.domain.trail import ChainHead
 
 FIELDS = (
     "record_id",
@@ -29,19 +28,7 @@ FIELDS = (
     "hash",
 )
 
-_HEAD = (
-    select(TRAIL.c.sequence, TRAIL.c.hash)
-    .where(TRAIL.c.account_id == bindparam("b_account_id"))
-    .order_by(TRAIL.c.sequence.desc())
-    .limit(1)
-)
 _APPEND = insert(TRAIL)
-
-
-async def chain_head(session: AsyncSession, account_id: str) -> ChainHead:
-    """The newest record's sequence and hash (sequence 0 and 64 zeros for an empty trail)."""
-    row = await fetch_one(session, _HEAD, {"b_account_id": account_id})
-    return ChainHead(row[0], row[1]) if row else ChainHead()
 
 
 async def append_record(session: AsyncSession, record: dict[str, Any]) -> None:
