@@ -46,6 +46,7 @@ def one_run(accounts: int, days: int, *, profile_to: Path | None = None) -> dict
         return {
             "wall_s": wall,
             "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "sys_s": after.ru_stime - before.ru_stime,
             "events_in": _lines(Path(state) / "input.jsonl"),
             "events_out": _lines(Path(state) / "output.jsonl"),
         }
@@ -64,7 +65,7 @@ def main() -> None:
         figures = one_run(args.accounts, args.days)
         handled = figures["events_in"] + figures["events_out"]
         print(
-            f"run {n}: wall {figures['wall_s']:.1f} s, cpu {figures['cpu_s']:.1f} s, "
+            f"run {n}: wall {figures['wall_s']:.1f} s, cpu {figures['cpu_s']:.1f} s (system {figures['sys_s']:.1f}), "
             f"{figures['events_in']:.0f} events in, {figures['events_out']:.0f} published, "
             f"{handled / figures['wall_s']:.0f} events/s (load before: {load:.2f})"
         )
