@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint up down schemas bench image
+.PHONY: install run test test-fast lint up down schemas bench image jaeger
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -42,3 +42,7 @@ down:
 
 image:
 	deploy/image.sh
+
+# The slim Jaeger binary `make up` and the trace tests use (built once, cached; see deploy/README.md).
+jaeger:
+	deploy/local/jaeger.sh install

@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -43,6 +44,25 @@ def _start(script: str) -> str:
 
 def _stop(script: str) -> None:
     subprocess.run([str(LOCAL / script), "stop"], check=False, capture_output=True, env=_env())
+
+
+def builds_required() -> bool:
+    """CI (`CI=true`, which .ci/run sets, as most CI systems do) or COLLECTIONS_REQUIRE_BUILDS=1: the
+    built artifacts (the image, the Jaeger binary) must be there, so a test needing one fails, not skips."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("COLLECTIONS_REQUIRE_BUILDS") == "1"
+
+
+@pytest.fixture(scope="session")
+def missing_build() -> Callable[[str], NoReturn]:
+    """Call it with the reason when a test's built artifact is missing: outside CI the test skips and says
+    why; in CI (see `builds_required`) it fails, since a skip there would silently prove nothing."""
+
+    def missing(reason: str) -> NoReturn:
+        if builds_required():
+            pytest.fail(f"{reason} [CI=true / COLLECTIONS_REQUIRE_BUILDS=1: the artifact must be built]", pytrace=False)
+        pytest.skip(reason)
+
+    return missing
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

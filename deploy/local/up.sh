@@ -18,15 +18,16 @@ pg=$("$HERE/postgres.sh" start | tail -n1)
 kafka=$("$HERE/kafka.sh" start | tail -n1)
 echo "$kafka" >"$RUN/kafka"
 
-# Jaeger is built from source (~27 min the first time): `make up` starts it only when its binary is
-# already there (or COLLECTIONS_BUILD_JAEGER=1 asks for the build); otherwise it goes on without traces.
+# Jaeger is a slim build from source (deploy/local/jaeger.sh: ~2 min the first time on 2 cores, then
+# cached): `make up` builds it when missing. COLLECTIONS_BUILD_JAEGER=0 skips the build; without the
+# binary `make up` then goes on without traces.
 otlp=""
 jaeger_ui="not started"
 if [[ -x "$HERE/jaeger.sh" ]]; then
   rc=0
   jaeger_out=$("$HERE/jaeger.sh" start) || rc=$?
   if ((rc == 4)); then
-    jaeger_ui="not started: not built (deploy/local/jaeger.sh install, once; or make up COLLECTIONS_BUILD_JAEGER=1)"
+    jaeger_ui="not started: not built (COLLECTIONS_BUILD_JAEGER=0; build it with deploy/local/jaeger.sh install)"
   elif ((rc != 0)); then
     die "jaeger did not start"
   else

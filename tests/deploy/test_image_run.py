@@ -2,7 +2,8 @@
 
 `deploy/image.sh run` gives the process what the pod gives it: the image's root filesystem read-only,
 /tmp a tmpfs, uid/gid 10001, no capabilities, the manifest's command and environment. The image must
-have been built (`make image`, minutes); without it these tests skip and say so.
+have been built (`make image`, minutes; .ci/run builds it); without it these tests skip and say so, and
+in CI (CI=true or COLLECTIONS_REQUIRE_BUILDS=1) they fail instead.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -25,23 +28,27 @@ CONFIG = ROOT / "deploy" / "k8s" / "base" / "platform.yaml"
 GRACE_SECONDS = 45  # terminationGracePeriodSeconds in deploy/k8s/base/*/deployment.yaml
 
 
+@cache
 def _image_present() -> bool:
     if shutil.which("buildah") is None or os.geteuid() != 0:
         return False
-    root = Path(os.environ.get("COLLECTIONS_CACHE", Path.home() / ".cache/collections")) / "containers/storage"
+    cache_dir = Path(os.environ.get("COLLECTIONS_CACHE", Path.home() / ".cache/collections"))
+    root = os.environ.get("BUILDAH_ROOT", str(cache_dir / "containers/storage"))
     done = subprocess.run(
-        ["buildah", "--root", str(root), "--runroot", "/tmp/collections-containers-run", "--storage-driver", "vfs",
+        ["buildah", "--root", root, "--runroot", "/tmp/collections-containers-run", "--storage-driver", "vfs",
          "inspect", "--type", "image", "localhost/collections-platform:0.1.0"],
         capture_output=True,
     )  # fmt: skip
     return done.returncode == 0
 
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.kafka,
-    pytest.mark.skipif(not _image_present(), reason="no built image: run `make image` (deploy/image.sh) first"),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
+
+
+@pytest.fixture(autouse=True)
+def _image_built(missing_build: Callable[[str], NoReturn]) -> None:
+    if not _image_present():
+        missing_build("no built image (or not root, or no buildah): run `make image` (deploy/image.sh) first")
 
 
 def _run_args(env: dict[str, str], *command: str) -> list[str]:
