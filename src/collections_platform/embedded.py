@@ -18,10 +18,20 @@ def sqlite_url(state_dir: Path, service: str) -> str:
     return f"sqlite+aiosqlite:///{state_dir / f'{service}.sqlite3'}"
 
 
-def build_embedded(state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None]) -> EmbeddedPlatform:
-    """An embedded platform whose services keep their state under `state_dir` (one file each)."""
+def build_embedded(
+    state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None], *, durable: bool = True
+) -> EmbeddedPlatform:
+    """An embedded platform whose services keep their state under `state_dir` (one file each).
+
+    `durable=False` for state rebuilt from scratch anyway (store.database.Database): commits do
+    not wait for the disk, which survives a process crash but not an OS crash.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
-    runtimes = [ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name)), config) for spec in available_specs()]
+    # No Prometheus metrics here (ServiceRuntime.record_metrics): the run's figures are its summary.
+    runtimes = [
+        ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name), durable=durable), config, record_metrics=False)
+        for spec in available_specs()
+    ]
     return EmbeddedPlatform(runtimes, on_publish)
 
 

@@ -44,12 +44,13 @@ async def replay(input_path: Path, output_path: Path, config: PlatformConfig, st
         raise ReplayError(f"cannot write {output_path}: {exc.strerror}") from None
     with source, out:
         if state_dir is not None:
-            return await _run(source, out, config, state_dir)
+            return await _run(source, out, config, state_dir, durable=True)
+        # Fresh state in a directory deleted at the end: no reason to wait for the disk.
         with tempfile.TemporaryDirectory(prefix="collections-replay-") as tmp:
-            return await _run(source, out, config, Path(tmp))
+            return await _run(source, out, config, Path(tmp), durable=False)
 
 
-async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir: Path) -> int:
+async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir: Path, *, durable: bool) -> int:
     published = 0
 
     def write(envelope: Envelope) -> None:
@@ -57,7 +58,7 @@ async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir:
         out.write(encode_envelope(envelope) + "\n")
         published += 1
 
-    platform = build_embedded(state_dir, config, write)
+    platform = build_embedded(state_dir, config, write, durable=durable)
     # An unreadable line has no event id, so its rejection's id derives from its position in all
     # the input this state has read: a second file continuing the first never repeats an id, and
     # two halves give the ids the whole file gives (the `line` field stays the line in its file).

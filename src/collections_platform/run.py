@@ -107,7 +107,8 @@ async def simulate(
         elif envelope.type in ("outreach.arrangement_completed", "outreach.arrangement_broken"):
             portfolio.note_arrangement(envelope.data["account_id"], False)
 
-    platform = build_embedded(state_dir, config, published)
+    # The state directory is emptied at every run (fresh_state_dir): commits need not wait for the disk.
+    platform = build_embedded(state_dir, config, published, durable=False)
     await platform.start()
     with outputs, (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
         feeder = _Feeder(platform, summary, channels, recording)
