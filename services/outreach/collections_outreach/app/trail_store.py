@@ -11,22 +11,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.audit_chain import ChainVerdict, verify_chain
+from collections_events.outbound import ContactRecorded
 from collections_events.store.statements import execute
 from collections_outreach.adapters.tables import TRAIL
 
-FIELDS = (
-    "record_id",
-    "account_id",
-    "attempt_id",
-    "kind",
-    "channel",
-    "outcome",
-    "occurred_at",
-    "as_of",
-    "sequence",
-    "prev_hash",
-    "hash",
-)
+FIELDS = tuple(ContactRecorded.model_fields)
+"""The columns of a trail record: exactly the fields of `outreach.contact_recorded`, in its order."""
 
 _APPEND = insert(TRAIL)
 
