@@ -14,11 +14,19 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collections_events.fields import MinorUnits
 from collections_events.inbound import Channel
 from collections_events.registry import DEFAULT_TOPICS
 
-NonNegative = Annotated[int, Field(strict=True, ge=0)]
-AtLeastOne = Annotated[int, Field(strict=True, ge=1)]
+MAX_DAYS = 36_500
+"""The largest `*_dpd` or `*_days` (100 years): beyond it, date arithmetic would leave the calendar."""
+MAX_COUNT = 1_000_000
+"""The largest count (`call_cap.calls`, `min_contact_attempts`, `max_installments`)."""
+
+Days = Annotated[int, Field(strict=True, ge=0, le=MAX_DAYS)]
+DaysAtLeastOne = Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+Percent = Annotated[int, Field(strict=True, ge=0, le=100)]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -35,14 +43,14 @@ class Section(BaseModel):
 class LedgerConfig(Section):
     """`ledger.*`: a due counts as paid when at most `tolerance_minor` of it is unpaid."""
 
-    tolerance_minor: NonNegative = 0
+    tolerance_minor: MinorUnits = 0
 
 
 class Bucket(Section):
     """One delinquency bucket: accounts with `dpd >= from_dpd` up to the next bucket's start."""
 
     name: str = Field(min_length=1)
-    from_dpd: NonNegative
+    from_dpd: Days
 
 
 US_BUCKETS = (
@@ -76,7 +84,7 @@ class DelinquencyConfig(Section):
     """`delinquency.*`: `buckets` is a preset name (`us`, `cn`) or a list of `{name, from_dpd}`."""
 
     buckets: Literal["us", "cn"] | list[Bucket] = "us"
-    charge_off_dpd: AtLeastOne = 180
+    charge_off_dpd: DaysAtLeastOne = 180
 
     @field_validator("buckets")
     @classmethod
@@ -125,9 +133,9 @@ class Step(Section):
     id: str = Field(min_length=1)
     channel: Channel
     template: str = Field(min_length=1)
-    from_dpd: NonNegative
-    to_dpd: NonNegative | None = None
-    every_days: NonNegative | None = None
+    from_dpd: Days
+    to_dpd: Days | None = None
+    every_days: Days | None = None
 
     @model_validator(mode="after")
     def _range(self) -> Step:
@@ -150,17 +158,17 @@ DEFAULT_STRATEGY = (
 class CallCap(Section):
     """`outreach.call_cap`: at most `calls` call requests whose windows fall in any `days` consecutive days."""
 
-    calls: NonNegative = 7
-    days: AtLeastOne = 7
+    calls: Count = 7
+    days: DaysAtLeastOne = 7
 
 
 class ArrangementRules(Section):
     """`outreach.arrangements` (behaviour.md, Arrangements)."""
 
-    max_installments: NonNegative = 12
-    max_days: NonNegative = 365
-    grace_days: NonNegative = 5
-    settlement_floor_pct: NonNegative = 50
+    max_installments: Count = 12
+    max_days: Days = 365
+    grace_days: Days = 5
+    settlement_floor_pct: Percent = 50
 
 
 class OutreachConfig(Section):
@@ -169,7 +177,7 @@ class OutreachConfig(Section):
     window: Window = Window()
     strategy: list[Step] = Field(default_factory=lambda: list(DEFAULT_STRATEGY))
     call_cap: CallCap = CallCap()
-    rpc_cooldown_days: NonNegative = 7
+    rpc_cooldown_days: Days = 7
     arrangements: ArrangementRules = ArrangementRules()
 
     @field_validator("strategy")
@@ -185,8 +193,8 @@ class OutreachConfig(Section):
 class LegalConfig(Section):
     """`legal.*`: refer at `dpd >= referral_dpd` with at least `min_contact_attempts` requests."""
 
-    referral_dpd: AtLeastOne = 90
-    min_contact_attempts: NonNegative = 3
+    referral_dpd: DaysAtLeastOne = 90
+    min_contact_attempts: Count = 3
 
 
 class TopicsConfig(Section):
@@ -281,6 +289,8 @@ def load_config(path: str | Path | None) -> PlatformConfig:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config: cannot read {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config: {file} is not UTF-8 text (byte {exc.start})") from None
     try:
         raw = yaml.load(text, Loader=ConfigLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:

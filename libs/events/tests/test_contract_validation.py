@@ -134,6 +134,15 @@ def test_validation_of_any_data_never_raises(data: dict[str, Any]) -> None:
             "outreach.strategy.0.channel",
         ),
         ({"legal": {"referral_dpd": 0}}, "legal.referral_dpd"),
+        # Bounded above, so date arithmetic never leaves the calendar mid-run (a value that passed
+        # validation used to dead-letter valid events with OverflowError).
+        ({"delinquency": {"charge_off_dpd": 10_000_000}}, "delinquency.charge_off_dpd"),
+        ({"legal": {"referral_dpd": 10_000_000}}, "legal.referral_dpd"),
+        ({"outreach": {"rpc_cooldown_days": 10_000_000}}, "outreach.rpc_cooldown_days"),
+        ({"outreach": {"call_cap": {"days": 36_501}}}, "outreach.call_cap.days"),
+        ({"outreach": {"arrangements": {"settlement_floor_pct": 101}}}, "outreach.arrangements.settlement_floor_pct"),
+        ({"ledger": {"tolerance_minor": 2**53}}, "ledger.tolerance_minor"),
+        ({"legal": {"min_contact_attempts": 99999999999999999999}}, "legal.min_contact_attempts"),
         ({"topics": {"ledgr": "x"}}, "topics.ledgr: unknown key"),
         ({"nonsense": 1}, "nonsense: unknown key"),
         ([1, 2], "mapping"),
@@ -157,6 +166,10 @@ def test_zero_tolerance_is_valid_and_partial_files_keep_defaults(tmp_path: Path)
 def test_an_unreadable_config_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# caf\xe9\nledger:\n  tolerance_minor: 1\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(latin1)
     bad = tmp_path / "bad.yaml"
     bad.write_text("ledger: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML") as error:
