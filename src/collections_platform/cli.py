@@ -120,6 +120,14 @@ def _replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"collections replay: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, an --out or --state the OS refuses, mid-run or at start
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"collections replay: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:  # a --state directory holding a file that is not a usable database
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"collections replay: the state in {args.state} cannot be used: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -54,7 +54,10 @@ async def publish_file(bootstrap: str, path: Path, config: PlatformConfig, wait:
 
     Raises OSError when the file cannot be read, KafkaError when the broker refuses.
     """
-    lines = await asyncio.to_thread(lambda: path.read_text(encoding="utf-8").splitlines())
+    # Bytes, split on newlines: a line that is not UTF-8 is skipped with a warning (it has no
+    # readable type to route it by), not the end of the file. A UTF-8 BOM does not belong to line 1.
+    raw = await asyncio.to_thread(path.read_bytes)
+    lines = raw.removeprefix(b"\xef\xbb\xbf").splitlines()
     settings = KafkaSettings.from_env(bootstrap)
     await ensure_topics(settings, [config.topics.name(key) for key in TOPIC_KEYS])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_settings(), **settings.options)
@@ -62,8 +65,13 @@ async def publish_file(bootstrap: str, path: Path, config: PlatformConfig, wait:
     published = 0
     pending: list[asyncio.Future[Any]] = []
     try:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        for number, raw_line in enumerate(lines, start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                log.warning("line skipped: not UTF-8 text", line=number, byte=exc.start)
                 continue
             routed = _route(line, number, config)
             if routed is None:

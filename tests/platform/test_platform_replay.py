@@ -87,3 +87,17 @@ def test_a_missing_input_stops_replay_with_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0
     assert "nowhere.jsonl" in done.stderr
+
+
+def test_a_full_disk_or_an_unusable_state_is_one_line(generated: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    full = replay(generated[1], "--out", "/dev/full")  # every write fails: ENOSPC
+    assert full.returncode != 0 and full.stderr.strip().count("\n") == 0
+    assert "No space left on device" in full.stderr
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "outreach.sqlite3").write_text("not a database\n")
+    unusable = replay(generated[1], "--out", tmp_path / "o.jsonl", "--state", state)
+    assert unusable.returncode != 0 and unusable.stderr.strip().count("\n") == 0
+    assert "cannot be used" in unusable.stderr
+    under_a_file = replay(generated[1], "--out", tmp_path / "o.jsonl", "--state", generated[1] / "sub")
+    assert under_a_file.returncode != 0 and under_a_file.stderr.strip().count("\n") == 0
