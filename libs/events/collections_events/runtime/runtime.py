@@ -114,6 +114,7 @@ class ServiceRuntime:
             cause_line=line,
             outbox_buffer=outbox_buffer,
             span_context=self.span_context,
+            record_metrics=self.record_metrics,
         )
 
     async def process(self, deliveries: Sequence[Delivery]) -> list[DeadLetter]:

@@ -16,7 +16,7 @@ from collections_delinquency.domain.account import Change, DelinquencyAccount, e
 from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
 from collections_events import inbound, outbound
 from collections_events.config import DelinquencyConfig
-from collections_events.metrics import get_metrics
+from collections_events.metrics import PlatformMetrics
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 
@@ -101,7 +101,8 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
         after = rows[-1][0]
     await state.set_last_closed(session, as_of)
     close_metrics.record(read, published)
-    await _refresh_bucket_gauge(session)
+    if uow.metrics is not None:
+        await _refresh_bucket_gauge(session, uow.metrics)
     log.info("day closed", as_of=as_of.isoformat(), accounts_read=read, published=published)
 
 
@@ -109,7 +110,7 @@ _BUCKET_GAUGE_EVERY_S = 60.0
 _bucket_gauge_at: list[float] = []
 
 
-async def _refresh_bucket_gauge(session: AsyncSession) -> None:
+async def _refresh_bucket_gauge(session: AsyncSession, metrics: PlatformMetrics) -> None:
     """Accounts per bucket for the dashboards, at most once a minute (wall clock: this is telemetry,
     not a decision). One GROUP BY over every account, which a close must not pay every day."""
     now = time.monotonic()
@@ -118,7 +119,7 @@ async def _refresh_bucket_gauge(session: AsyncSession) -> None:
     counts = await state.bucket_counts(session)
     if counts:  # an empty book is asked again at the next close
         _bucket_gauge_at[:] = [now]
-        get_metrics().set_accounts_in_bucket(counts)
+        metrics.set_accounts_in_bucket(counts)
 
 
 def _publish(uow: UnitOfWork, account_id: str, changes: tuple[Change, ...], history: list[dict[str, object]]) -> int:

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from collections_events import outbound
 from collections_events.ids import derive_id
-from collections_events.metrics import get_metrics
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.app.trail_store import append_record
 from collections_outreach.domain.arrangements import Breach
@@ -113,11 +112,12 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
     """A fired step: `outreach.contact_suppressed`, or `outreach.contact_requested` and its record."""
     step = decision.step
     account_id = state.account_id
-    if step.channel == "call":
+    metrics = uow.metrics
+    if step.channel == "call" and metrics is not None:
         # Compliance dashboards show how close accounts come to the 7-in-7 cap (call-cap headroom).
         cap = uow.config.outreach.call_cap
         used = calls_in_window(state, decision.as_of + timedelta(days=1), cap.days)
-        get_metrics().call_cap_checked(used, cap.calls)
+        metrics.call_cap_checked(used, cap.calls)
     if decision.reason is not None:
         uow.emit(
             "outreach.contact_suppressed",
