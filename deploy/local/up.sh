@@ -75,7 +75,12 @@ if [[ -x "$HERE/prometheus.sh" ]]; then
   fi
 fi
 
-if ! { [[ -f "$RUN/channels.pid" ]] && pid_alive "$(cat "$RUN/channels.pid")"; }; then
+# The channel simulator answers contact requests with results (replay has none): COLLECTIONS_CHANNELS=0
+# leaves it out, so that `collections publish --settle` decides exactly what replay decides.
+channels="running (answers contact requests; COLLECTIONS_CHANNELS=0 leaves it out)"
+if [[ "${COLLECTIONS_CHANNELS:-1}" == 0 ]]; then
+  channels="not started (COLLECTIONS_CHANNELS=0)"
+elif ! { [[ -f "$RUN/channels.pid" ]] && pid_alive "$(cat "$RUN/channels.pid")"; }; then
   start_background channels uv run --frozen collections channels --bootstrap "$kafka"
 fi
 
@@ -100,8 +105,11 @@ The collections platform is up (state: $STATE_ROOT).
   legal API          http://127.0.0.1:$((BASE_PORT + 3))/docs
   Jaeger UI          $jaeger_ui
   Prometheus         $prom
+  Channel simulator  $channels
   Logs               $RUN/<service>.log
 Publish events (structured-mode JSON lines, keyed by subject) with:
   uv run collections publish --bootstrap $kafka FILE.jsonl
+  (add --settle $pg to wait after each event; with COLLECTIONS_CHANNELS=0 the platform then decides
+  exactly what replay decides)
 Stop everything with: make down
 MSG
