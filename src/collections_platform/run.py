@@ -9,6 +9,7 @@ and every event published to `<state>/output.jsonl` (replay's output format).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -23,7 +24,7 @@ from collections_events.registry import EVENT_TYPES
 from collections_events.store.uow import encode_envelope
 from collections_events.transport.embedded import EmbeddedPlatform
 from collections_events.validation import Event, read_structured
-from collections_platform.embedded import build_embedded
+from collections_platform.embedded import build_embedded, close_embedded
 from collections_platform.simulation.channels import ChannelSimulator
 from collections_platform.simulation.portfolio import Portfolio, PortfolioSettings
 from collections_platform.summary import Summary
@@ -109,7 +110,29 @@ async def simulate(
 
     # The state directory is emptied at every run (fresh_state_dir): commits need not wait for the disk.
     platform = build_embedded(state_dir, config, published, durable=False)
-    await platform.start()
+    try:
+        await platform.start()
+        await _simulate_days(platform, portfolio, channels, summary, requests, timings, outputs, state_dir, on_day)
+    except BaseException:
+        # Interrupted (Ctrl-C cancels the task) or failed: the databases are closed here, not by the
+        # garbage collector at exit (which logs each connection it has to close).
+        await close_embedded(platform)
+        raise
+    return SimulationRun(platform, summary, time.perf_counter() - began, timings)
+
+
+async def _simulate_days(
+    platform: EmbeddedPlatform,
+    portfolio: Portfolio,
+    channels: ChannelSimulator,
+    summary: Summary,
+    requests: list[dict[str, Any]],
+    timings: dict[str, float],
+    outputs: TextIO,
+    state_dir: Path,
+    on_day: DayCallback | None,
+) -> None:
+    """Every business day of the portfolio: channel results, the lender's events, then the close."""
     with outputs, (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
         feeder = _Feeder(platform, summary, channels, recording)
         for number, day in enumerate(portfolio.days, start=1):
@@ -128,7 +151,9 @@ async def simulate(
             summary.close_day(day)
             if on_day is not None:
                 on_day(number, len(portfolio.days), summary)
-    return SimulationRun(platform, summary, time.perf_counter() - began, timings)
+            # A point where the event loop runs other callbacks once a business day: Ctrl-C (which
+            # cancels the task) stops the run here, not a whole simulation later.
+            await asyncio.sleep(0)
 
 
 class _Feeder:

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +20,7 @@ from collections_events.config import PlatformConfig, load_config
 from collections_events.telemetry import setup_logging
 from collections_platform.embedded import close_embedded
 from collections_platform.report import print_summary
-from collections_platform.run import InvalidSimulatedEvent, StateDirError, simulate
+from collections_platform.run import InvalidSimulatedEvent, SimulationRun, StateDirError, simulate
 from collections_platform.serve import HOST, OPS_PORT, SERVICE_PORTS, api_urls, serve
 from collections_platform.simulation.portfolio import PortfolioSettings
 from collections_platform.summary import Summary
@@ -68,7 +71,11 @@ async def _run(args: argparse.Namespace, config: PlatformConfig, settings: Portf
             seen = sum(summary.inbound.values()) + sum(summary.published.values())
             progress.update(task, completed=number, events=f"{seen:,}")
 
-        run = await simulate(settings, config, args.state, on_day)
+        run = await _interruptible(simulate(settings, config, args.state, on_day))
+        if run is None:
+            progress.stop()
+            print(f"collections run: interrupted; the partial state is in {args.state}", file=sys.stderr)
+            return 130
     try:
         figures = run.summary.figures()
         print_summary(figures, run.seconds, console)
@@ -91,6 +98,29 @@ async def _run(args: argparse.Namespace, config: PlatformConfig, settings: Portf
         return 0
     finally:
         await close_embedded(run.platform)
+
+
+async def _interruptible(simulation: Coroutine[Any, Any, SimulationRun]) -> SimulationRun | None:
+    """Run the simulation; Ctrl-C (SIGINT) or SIGTERM cancels it at the next business day. None then.
+
+    The default SIGINT would raise KeyboardInterrupt wherever the loop stood and leave the databases
+    to be closed by the garbage collector, which logs each connection it closes with a traceback.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(simulation)
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # cancelled from outside, not by a signal
+        return None
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 def _port_free(port: int) -> bool:
