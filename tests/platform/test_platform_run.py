@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,18 @@ def test_replay_of_the_recorded_input_publishes_the_same_events(
     run_lines = (state / "output.jsonl").read_text().splitlines()
     assert run_lines
     assert sorted(out.read_text().splitlines()) == sorted(run_lines)
+
+
+def test_ctrl_c_stops_the_simulation_with_one_line(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    command = [*CLI, "run", "--accounts", "300", "--days", "500", "--no-serve", "--state", str(state)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    recorded = state / "input.jsonl"
+    deadline = time.monotonic() + 120
+    while (not recorded.exists() or recorded.stat().st_size == 0) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip() == f"collections run: interrupted; the partial state is in {state}"
