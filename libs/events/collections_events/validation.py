@@ -69,6 +69,10 @@ def read_structured(obj: Any, *, inbound_only: bool = False) -> Event | Rejectio
     def reject(reason: str) -> Rejection:
         return Rejection(reason=reason, event_id=event_id, type=type_name, subject=subject, time=time)
 
+    if "data_base64" in obj:
+        # CloudEvents JSON format: `data` and `data_base64` are mutually exclusive, and every event
+        # of the contract carries JSON, so base64 data is never right here.
+        return reject("data_base64: not accepted; the contract's events carry JSON in `data`")
     try:
         envelope = Envelope.from_structured(obj)
     except ValidationError as exc:

@@ -57,6 +57,7 @@ def test_a_valid_event_is_typed() -> None:
         ("{not json", ["unreadable JSON"]),
         (b"\xff\xfe", ["unreadable JSON"]),
         ("[1, 2]", ["JSON object"]),
+        ({**envelope(), "data_base64": "e30="}, ["data_base64", "not accepted"]),
         (envelope("payment.teleported"), ["type", "unknown event type", "payment.teleported"]),
         ({k: v for k, v in envelope().items() if k != "source"}, ["source", "Field required"]),
         (envelope(payment_id=None), ["data.payment_id"]),

@@ -84,6 +84,8 @@ async def test_arrangements_made_declined_invalid_and_listed(outreach: Harness, 
     response = await client.post("/accounts/A/arrangements", json=bad)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "installments", 0, "amount_minor"]
+    response = await client.post("/accounts/A/arrangements", json={**plan, "account_id": "B"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "account_id"]
     response = await client.post("/accounts/A/arrangements", json={**plan, "kind": "loan"})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "kind"]
 

@@ -82,6 +82,14 @@ async def _last_closed(session: AsyncSession, runtime: ServiceRuntime) -> date |
     return date.fromisoformat(raw["last_closed"]) if raw and raw.get("last_closed") else None
 
 
+def _other_account(body: dict[str, Any], account_id: str) -> JSONResponse | None:
+    """422 when the body names another account than the path (the path's account is the one used)."""
+    if "account_id" not in body or body["account_id"] == account_id:
+        return None
+    detail = [{"loc": ["body", "account_id"], "msg": "must equal the account in the path", "type": "value_error"}]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 def create_api(runtime: ServiceRuntime) -> FastAPI:
     """The outreach service's FastAPI app."""
     app: FastAPI = service_app(runtime, title="collections outreach", description=__doc__ or "")
@@ -201,6 +209,8 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         rt: ServiceRuntime = Depends(get_runtime),
     ) -> Any:
         """A manual contact result (fields of `contact.result_reported`); 422 names the bad field."""
+        if (refused := _other_account(body, account_id)) is not None:
+            return refused
         data = {**body, "account_id": account_id}
         event = command_event("contact.result_reported", account_id, data, source=SOURCE)
         if isinstance(event, Rejection):
@@ -216,6 +226,8 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         rt: ServiceRuntime = Depends(get_runtime),
     ) -> Any:
         """Propose a plan or settlement: 201 with the arrangement, 409 with the decline reason, 422 invalid."""
+        if (refused := _other_account(body, account_id)) is not None:
+            return refused
         data = {**body, "account_id": account_id}
         data.setdefault("occurred_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         event = command_event("outreach.arrangement_requested", account_id, data, source=SOURCE)
