@@ -27,6 +27,7 @@ from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_OUR_HANDLER = "_collections_json_handler"
 PERSONAL_KEYS = frozenset(
     {"phones", "emails", "email", "phone", "number", "name", "postal_address", "destination", "contacts"}
 )
@@ -117,21 +118,44 @@ def _trace_ids(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -
 
 
 def setup_logging(level: str | None = None, stream: Any = None) -> None:
-    """JSON logs to stderr (or `stream`), with contextvars, trace ids and redaction."""
-    logging.basicConfig(stream=stream or sys.stderr, level=level or os.environ.get("LOG_LEVEL", "INFO"))
+    """JSON logs to stderr (or `stream`), with contextvars, trace ids and redaction.
+
+    Libraries' standard-library logs (uvicorn, alembic, SQLAlchemy, aiokafka) go through the same
+    processors, redaction included: one JSON line per record, never a plain line with personal data.
+    """
+    level_name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _trace_ids,
+    ]
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _redact_processor,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    # Replace only the handler this function installed before (a test's capture handler stays).
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, _OUR_HANDLER, False)]
+    setattr(handler, _OUR_HANDLER, True)
+    root.addHandler(handler)
+    root.setLevel(level_name)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _trace_ids,
+            *shared,
             _redact_processor,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelName((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
