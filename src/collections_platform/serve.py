@@ -43,8 +43,11 @@ async def serve(platform: EmbeddedPlatform, figures: dict[str, Any]) -> None:
     for runtime in platform.runtimes:
         if runtime.spec.create_api is not None and runtime.name in SERVICE_PORTS:
             apps.append((runtime.spec.create_api(runtime), SERVICE_PORTS[runtime.name]))
+    # log_config=None: uvicorn's records go to the root logger, rendered as the platform's redacted
+    # JSON lines (telemetry.setup_logging), not uvicorn's own plain format.
     servers = [
-        _Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on")) for app, port in apps
+        _Server(uvicorn.Config(app, host=HOST, port=port, log_config=None, log_level="warning", lifespan="on"))
+        for app, port in apps
     ]
     loop = asyncio.get_running_loop()
 
