@@ -16,7 +16,6 @@ which outreach's inbox absorbs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
 from collections_events.registry import TOPIC_KEYS
 from collections_events.runtime.process import KafkaSettings, ensure_topics
-from collections_events.transport.kafka import decode_record, encode_binary, producer_settings
+from collections_events.transport.kafka import decode_record, encode_binary, fetch_until_stopped, producer_settings
 from collections_events.validation import Event
 from collections_platform.simulation.calendar import next_business_day
 from collections_platform.simulation.channels import ChannelSimulator, PlannedPayment
@@ -66,16 +65,9 @@ async def run_channel_simulator(bootstrap: str, config: PlatformConfig, seed: in
     answered = 0
     try:
         while not stop.is_set():
-            fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=500, max_records=500))
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not fetch.done():
-                fetch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await fetch
+            batches = await fetch_until_stopped(consumer, stop, max_records=500)
+            if batches is None:
                 break
-            batches = fetch.result()
             if not batches:
                 continue
             out: list[tuple[str, Envelope]] = []

@@ -49,6 +49,7 @@ from collections_events.transport.kafka import (
     dead_letter_topic,
     decode_record,
     encode_outbox_row,
+    fetch_until_stopped,
     kafka_options_from_env,
     producer_settings,
 )
@@ -195,16 +196,9 @@ class ServiceProcess:
         backoff = 0.2
         try:
             while not self.stop.is_set():
-                fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS))
-                stopping = asyncio.ensure_future(self.stop.wait())
-                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                stopping.cancel()
-                if not fetch.done():
-                    fetch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await fetch
+                batches = await fetch_until_stopped(consumer, self.stop, max_records=MAX_RECORDS)
+                if batches is None:
                     break
-                batches = fetch.result()
                 await self._report_lag(consumer)
                 ok = True
                 for tp, records in batches.items():

@@ -15,13 +15,16 @@ cause's `time` byte for byte (decision 0004), so the original string must surviv
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -249,3 +252,24 @@ def producer_settings() -> dict[str, Any]:
     The partitioner is aiokafka's default (murmur2 of the key bytes, like the Java client).
     """
     return {"enable_idempotence": True, "acks": "all", "linger_ms": 2}
+
+
+async def fetch_until_stopped(
+    consumer: AIOKafkaConsumer, stop: asyncio.Event, *, max_records: int, timeout_ms: int = 500
+) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] | None:
+    """The next batch of `consumer.getmany` (possibly empty), or None once `stop` is set.
+
+    A stop while a fetch is in flight cancels the fetch, so a SIGTERM never waits for the poll's
+    timeout and no record is taken that will not be handled.
+    """
+    fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not fetch.done():
+        fetch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fetch
+        return None
+    batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
+    return batches
