@@ -9,14 +9,11 @@ read its output. Dates are business dates, money minor units.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from scenario_core_helpers import Output, Scenario, replay_scenario, run_replay
 
 ENVELOPE_KEYS = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"}

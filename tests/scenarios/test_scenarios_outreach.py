@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario_core_helpers import envelope, opened_data
 
 from collections_events.config import PlatformConfig, parse_config
 from collections_platform.replay import replay
@@ -51,18 +52,8 @@ class Scenario:
         self.lines: list[dict[str, Any]] = []
 
     def add(self, type_name: str, data: dict[str, Any], time: str, subject: str | None = None) -> None:
-        self.lines.append(
-            {
-                "specversion": "1.0",
-                "id": f"in-{len(self.lines) + 1}",
-                "source": "scenario",
-                "type": type_name,
-                "subject": subject or data.get("account_id", "clock"),
-                "time": time,
-                "datacontenttype": "application/json",
-                "data": data,
-            }
-        )
+        event_id = f"in-{len(self.lines) + 1}"
+        self.lines.append(envelope(event_id, type_name, subject or data.get("account_id", "clock"), time, data))
 
     def opened(
         self,
@@ -72,21 +63,16 @@ class Scenario:
         consents: dict[str, bool] | None = None,
         day: str = "2025-01-01",
     ) -> None:
-        self.add(
-            "account.opened",
-            {
-                "account_id": account,
-                "customer_id": f"cust-{account}",
-                "product": "credit_card",
-                "currency": "CNY",
-                "opened_on": day,
-                "timezone": tz,
-                "locale": "zh-CN",
-                "contacts": CONTACTS if contacts is None else contacts,
-                "consents": ALL_CONSENTS if consents is None else consents,
-            },
-            f"{day}T01:00:00Z",
+        data = opened_data(
+            account,
+            opened_on=day,
+            timezone=tz,
+            currency="CNY",
+            locale="zh-CN",
+            contacts=CONTACTS if contacts is None else contacts,
+            consents=ALL_CONSENTS if consents is None else consents,
         )
+        self.add("account.opened", data, f"{day}T01:00:00Z")
 
     def due(
         self,
@@ -192,8 +178,6 @@ class Output:
     def steps_by_close(self, account: str = "A1") -> dict[str, list[tuple[str, str | None]]]:
         """For each input close (by its as_of), the (step, suppression reason or None) it caused."""
         result: dict[str, list[tuple[str, str | None]]] = {}
-        by_id = {line["id"]: line for line in self.inputs}
-        del by_id
         current = "?"
         for e in self.events:
             if e["type"] in ("outreach.contact_requested", "outreach.contact_suppressed") and e["subject"] == account:
