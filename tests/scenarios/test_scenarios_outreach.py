@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_core_helpers import envelope, opened_data
+from scenario_core_helpers import envelope, opened_data, run_replay
 
 from collections_events.config import PlatformConfig, parse_config
 from collections_platform.replay import replay
@@ -129,9 +127,13 @@ class Scenario:
         """Put the lines in the order of their `time` (stable): the order a lender would publish them."""
         self.lines.sort(key=lambda line: line["time"].replace("Z", "+00:00"))
 
+    def write(self, path: Path) -> Path:
+        """The input as a JSONL file at `path`."""
+        path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.lines), "utf-8")
+        return path
+
     async def run(self, tmp: Path, config: dict[str, Any] | None = None) -> Output:
-        source, out = tmp / "input.jsonl", tmp / "output.jsonl"
-        source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.lines), "utf-8")
+        source, out = self.write(tmp / "input.jsonl"), tmp / "output.jsonl"
         cfg: PlatformConfig = parse_config(config or {})
         await replay(source, out, cfg, None)
         return Output([json.loads(x) for x in out.read_text("utf-8").splitlines()], self.lines)
@@ -1006,29 +1008,13 @@ def test_cli_replay_twice_is_byte_identical_and_results_join_the_trail(tmp_path:
     s.closes("2025-03-01", "2025-03-02")
     s.result("A1", "answered_rpc", "2025-03-03T02:00:00Z", promise=promise(2000, "2025-03-05"))
     s.closes("2025-03-03", "2025-03-12")
-    source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in s.lines), "utf-8")
+    source = s.write(tmp_path / "in.jsonl")
     config = tmp_path / "config.yaml"
     config.write_text("outreach:\n  rpc_cooldown_days: 3\n", "utf-8")
     outs = []
     for name in ("a.jsonl", "b.jsonl"):
         target = tmp_path / name
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "collections_platform.cli",
-                "replay",
-                str(source),
-                "--out",
-                str(target),
-                "--config",
-                str(config),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_replay(source, "--out", target, "--config", config)
         assert done.returncode == 0, done.stderr[-2000:]
         outs.append(target.read_bytes())
     assert outs[0] == outs[1]
@@ -1051,25 +1037,10 @@ def test_cli_replay_twice_is_byte_identical_and_results_join_the_trail(tmp_path:
         },
         "2025-03-12T17:00:00Z",
     )
-    source.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in s.lines), "utf-8")
+    s.write(source)
     target = tmp_path / "c.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "collections_platform.cli",
-            "replay",
-            str(source),
-            "--out",
-            str(target),
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0
+    done = run_replay(source, "--out", target, "--config", config)
+    assert done.returncode == 0, done.stderr[-2000:]
     longer = target.read_bytes()
     assert longer.startswith(outs[0])
     out = Output([json.loads(x) for x in longer.decode("utf-8").splitlines()], s.lines)
