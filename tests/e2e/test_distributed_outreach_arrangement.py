@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from collections_events.registry import EVENT_TYPES
-from collections_events.testing import make_envelope, produce
+from collections_events.testing import account_opened_data, make_envelope, produce
 from collections_events.transport.kafka import decode_record
 from collections_events.validation import Event
 from collections_platform.distributed import read_published
@@ -40,17 +40,11 @@ PLAN = {
 
 
 def _opened() -> dict[str, Any]:
-    return {
-        "account_id": "P1",
-        "customer_id": "C-P1",
-        "product": "loan",
-        "currency": "CNY",
-        "opened_on": "2025-10-01",
-        "timezone": "Asia/Shanghai",
-        "locale": "zh-CN",
-        "contacts": {"phones": [{"number": "+8613900000001", "kind": "mobile"}], "emails": []},
-        "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": True},
-    }
+    return account_opened_data(
+        "P1",
+        opened_on="2025-10-01",
+        contacts={"phones": [{"number": "+8613900000001", "kind": "mobile"}], "emails": []},
+    )
 
 
 def _close(day: str) -> Any:

@@ -31,8 +31,7 @@ import pytest
 
 from collections_events.config import parse_config
 from collections_events.registry import EVENT_TYPES
-from collections_events.transport.kafka import decode_record
-from collections_events.validation import Event
+from collections_events.testing import decode_events
 from collections_platform.distributed import comparable, publish_file, read_published
 from collections_platform.replay import replay
 from collections_platform.simulation.calendar import next_business_day
@@ -134,12 +133,7 @@ def settle_points(source: Path) -> list[bool]:
 
 def decoded(records: list[Any]) -> list[dict[str, Any]]:
     """The structured form of each record (every record must be a readable event)."""
-    out = []
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        out.append(parsed.envelope.to_structured())
-    return out
+    return [event.envelope.to_structured() for event in decode_events(records)]
 
 
 async def test_distributed_run_publishes_replays_events(

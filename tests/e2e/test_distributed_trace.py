@@ -33,7 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collections_events.registry import EVENT_TYPES
-from collections_events.testing import make_envelope, produce
+from collections_events.testing import account_opened_data, make_envelope, produce
 from collections_events.transport.kafka import decode_record
 from collections_events.validation import Event
 from collections_platform.distributed import read_published
@@ -97,17 +97,15 @@ async def test_a_due_with_a_traceparent_leads_to_spans_in_all_four_services(
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
         platform = distributed_platform({}, env)
         await platform.start()
-        opened = {
-            "account_id": "T1",
-            "customer_id": "C-T1",
-            "product": "credit_card",
-            "currency": "USD",
-            "opened_on": "2025-11-03",
-            "timezone": "America/New_York",
-            "locale": "en-US",
-            "contacts": {"phones": [{"number": "+12025550123", "kind": "mobile"}], "emails": ["t1@example.com"]},
-            "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": True},
-        }
+        opened = account_opened_data(
+            "T1",
+            product="credit_card",
+            currency="USD",
+            opened_on="2025-11-03",
+            timezone="America/New_York",
+            locale="en-US",
+            contacts={"phones": [{"number": "+12025550123", "kind": "mobile"}], "emails": ["t1@example.com"]},
+        )
         due = {
             "account_id": "T1",
             "due_id": "T1-D1",

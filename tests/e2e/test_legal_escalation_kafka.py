@@ -27,9 +27,15 @@ from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES
 from collections_events.store.database import Database
 from collections_events.store.uow import encode_envelope
-from collections_events.testing import consume_all, make_envelope, produce, running_service, unique_topics_config
-from collections_events.transport.kafka import decode_record
-from collections_events.validation import Event
+from collections_events.testing import (
+    account_opened_data,
+    consume_all,
+    decode_events,
+    make_envelope,
+    produce,
+    running_service,
+    unique_topics_config,
+)
 from collections_platform.replay import replay
 from collections_platform.services import available_specs
 
@@ -56,17 +62,7 @@ def _inputs() -> list[Envelope]:
     def close(day: date) -> Envelope:
         return make("day.closed", {"as_of": day.isoformat()}, f"{day.isoformat()}T16:00:00Z")
 
-    opened = {
-        "account_id": "A1",
-        "customer_id": "C1",
-        "product": "loan",
-        "currency": "CNY",
-        "opened_on": "2025-12-01",
-        "timezone": "Asia/Shanghai",
-        "locale": "zh-CN",
-        "contacts": {"phones": [{"number": "+8613800000000", "kind": "mobile"}], "emails": []},
-        "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": True},
-    }
+    opened = account_opened_data("A1")
     first_due = {"due_id": "D1", "due_date": FIRST_DUE.isoformat(), "amount_due_minor": 5000}
     events = [make("account.opened", opened)]
     events.append(make("payment.due", {"account_id": "A1", **first_due, "statement_balance_minor": 50000}))
@@ -122,15 +118,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _decoded(records: list[Any]) -> list[Event]:
-    out = []
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        out.append(parsed)
-    return out
-
-
 async def test_never_pays_referred_held_cured_closed_and_released(
     kafka_bootstrap: str, create_pg_database: Callable[[str], str], tmp_path: Path
 ) -> None:
@@ -157,8 +144,8 @@ async def test_never_pays_referred_held_cured_closed_and_released(
                 previous = envelope
             await quiet.settle(previous)
 
-            legal_out = _decoded(await consume_all(kafka_bootstrap, [config.topics.legal]))
-            outreach_out = _decoded(await consume_all(kafka_bootstrap, [config.topics.outreach]))
+            legal_out = decode_events(await consume_all(kafka_bootstrap, [config.topics.legal]))
+            outreach_out = decode_events(await consume_all(kafka_bootstrap, [config.topics.outreach]))
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 cases = (await http.get("/cases", params={"account_id": "A1"})).json()["items"]
                 bundle = (await http.get(f"/cases/{cases[0]['case_id']}/evidence")).json()

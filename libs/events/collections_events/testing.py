@@ -28,7 +28,7 @@ from collections_events.envelope import Envelope
 from collections_events.registry import TOPIC_KEYS
 from collections_events.runtime.process import KafkaSettings, run_service
 from collections_events.runtime.service import ServiceSpec
-from collections_events.transport.kafka import encode_binary, producer_settings
+from collections_events.transport.kafka import decode_record, encode_binary, producer_settings
 from collections_events.validation import Event, read_structured
 
 Record: TypeAlias = ConsumerRecord  # aiokafka's record: topic, partition, offset, key, value, headers
@@ -243,3 +243,32 @@ def make_event(type_name: str, data: dict[str, Any], *, event_id: str, time: str
     parsed = read_structured(make_envelope(type_name, data, event_id=event_id, time=time).to_structured())
     assert isinstance(parsed, Event), parsed
     return parsed
+
+
+def account_opened_data(account_id: str, **overrides: Any) -> dict[str, Any]:
+    """Valid `account.opened` data for a test: a loan in Shanghai, one mobile phone, no email, every
+    consent given; `overrides` replace whole keys (`timezone=`, `contacts=`, `opened_on=` ...)."""
+    data: dict[str, Any] = {
+        "account_id": account_id,
+        "customer_id": f"C-{account_id}",
+        "product": "loan",
+        "currency": "CNY",
+        "opened_on": "2025-12-01",
+        "timezone": "Asia/Shanghai",
+        "locale": "zh-CN",
+        "contacts": {"phones": [{"number": "+8613800000000", "kind": "mobile"}], "emails": []},
+        "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": True},
+    }
+    data.update(overrides)
+    return data
+
+
+def decode_events(records: Iterable[Record]) -> list[Event]:
+    """Each Kafka record as the platform reads it. Raises AssertionError naming the first record
+    that is not a valid event (a test's topics hold only the platform's own output)."""
+    out = []
+    for record in records:
+        parsed = decode_record(record)
+        assert isinstance(parsed, Event), parsed
+        out.append(parsed)
+    return out

@@ -18,12 +18,12 @@ from collections_events.store.database import Database
 from collections_events.testing import (
     Record,
     consume_all,
+    decode_events,
     make_envelope,
     produce,
     running_service,
     unique_topics_config,
 )
-from collections_events.transport.kafka import decode_record
 from collections_events.validation import Event
 from collections_ledger.adapters.spec import SPEC as LEDGER
 
@@ -39,15 +39,6 @@ def due(account: str) -> dict[str, Any]:
         "amount_due_minor": 1000,
         "statement_balance_minor": 1000,
     }
-
-
-def decoded(records: list[Record]) -> list[Event]:
-    out = []
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        out.append(parsed)
-    return out
 
 
 async def _until(check: Callable[[], Any], timeout: float = 60.0) -> None:  # noqa: ASYNC109
@@ -73,7 +64,7 @@ async def test_ledger_feeds_delinquency_over_kafka(
         return count == n and with_dues == unpaid
 
     def delinquency_events(records: list[Record]) -> list[Event]:
-        return [e for e in decoded(records) if e.type.startswith("delinquency.")]
+        return [e for e in decode_events(records) if e.type.startswith("delinquency.")]
 
     kw = {"bootstrap_servers": kafka_bootstrap, "config": config}
     try:
@@ -118,7 +109,7 @@ async def test_ledger_feeds_delinquency_over_kafka(
                 "acc-0": ("current", "2024-01-11"),
                 "acc-1": ("current", "2024-01-11"),
             }
-            ledger_out = decoded(await consume_all(kafka_bootstrap, [config.topics.ledger]))
+            ledger_out = decode_events(await consume_all(kafka_bootstrap, [config.topics.ledger]))
             waivers = [e.envelope.data for e in ledger_out if e.type == "ledger.waiver_posted"]
             assert [(w["account_id"], w["amount_minor"]) for w in waivers] == [("acc-1", 1000)]
     finally:

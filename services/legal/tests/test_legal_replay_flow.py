@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from collections_events.config import parse_config
+from collections_events.testing import account_opened_data
 from collections_platform.replay import replay
 
 FIRST_DUE = date(2026, 1, 10)
@@ -35,21 +36,7 @@ def _input(path: Path) -> None:
     def close(day: date) -> None:
         event("day.closed", "clock", {"as_of": day.isoformat()}, time=f"{day.isoformat()}T16:00:00Z")
 
-    event(
-        "account.opened",
-        "A1",
-        {
-            "account_id": "A1",
-            "customer_id": "C1",
-            "product": "loan",
-            "currency": "CNY",
-            "opened_on": "2025-12-01",
-            "timezone": "Asia/Shanghai",
-            "locale": "zh-CN",
-            "contacts": {"phones": [{"number": "+8613800000000", "kind": "mobile"}], "emails": []},
-            "consents": {"sms": True, "email": True, "push": True, "autodialed_calls": True},
-        },
-    )
+    event("account.opened", "A1", account_opened_data("A1"))
     due = {"account_id": "A1", "due_id": "D1", "due_date": FIRST_DUE.isoformat(), "amount_due_minor": 5000}
     event("payment.due", "A1", {**due, "statement_balance_minor": 50000})
     for i in range(100):
