@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
-from collections_events.metrics import get_metrics
+from collections_events.metrics import PlatformMetrics, get_metrics
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
@@ -89,6 +89,11 @@ class ServiceRuntime:
     _outbox_dirty: bool = True
 
     @property
+    def metrics(self) -> PlatformMetrics | None:
+        """Where this runtime records its metrics: the process's, or None (`record_metrics=False`)."""
+        return get_metrics() if self.record_metrics else None
+
+    @property
     def name(self) -> str:
         """The service's name (also its consumer group and inbox key)."""
         return self.spec.name
@@ -114,7 +119,7 @@ class ServiceRuntime:
             cause_line=line,
             outbox_buffer=outbox_buffer,
             span_context=self.span_context,
-            record_metrics=self.record_metrics,
+            metrics=self.metrics,
         )
 
     async def process(self, deliveries: Sequence[Delivery]) -> list[DeadLetter]:
@@ -165,16 +170,16 @@ class ServiceRuntime:
                 await uow.flush()
             await batch.close()
         self._outbox_dirty = self._outbox_dirty or batch.wrote_outbox
-        if self.record_metrics:
+        if (metrics := self.metrics) is not None:
             for envelope in emitted:
-                get_metrics().event_emitted(envelope.type, envelope.data)
+                metrics.event_emitted(envelope.type, envelope.data)
         return emitted
 
     def _count(self, batch: _Batch) -> None:
         """Metrics of a committed batch: each delivery's outcome and duration, each emitted event."""
-        if not self.record_metrics:
+        metrics = self.metrics
+        if metrics is None:
             return
-        metrics = get_metrics()
         group = f"collections-{self.name}"
         # The consumed counter is added once per (topic, partition, type, outcome) of the batch.
         consumed: dict[tuple[str, int, str | None, str], int] = {}
@@ -235,8 +240,7 @@ class ServiceRuntime:
             await self._reject(batch, delivery, rejection, force=True)
             await batch.close()
         self._outbox_dirty = True
-        if self.record_metrics:
-            metrics = get_metrics()
+        if (metrics := self.metrics) is not None:
             metrics.message_dead_lettered(topic=delivery.topic, reason="handler_failed")
             metrics.event_emitted("system.event_rejected", {"type": rejection.type})
         return [DeadLetter(delivery, reason)]

@@ -6,6 +6,7 @@ for the embedded default. Migrations (Alembic, per service) run at start.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,7 +41,6 @@ class Database:
         a temporary directory), where those waits were a fifth of the run's time.
         """
         self.url = normalise_url(url)
-        self.durable = durable
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
@@ -53,9 +53,8 @@ class Database:
             kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(
-                self.engine.sync_engine, "connect", _sqlite_pragmas if durable else _sqlite_pragmas_not_durable
-            )
+            pragmas = functools.partial(_sqlite_pragmas, synchronous="NORMAL" if durable else "OFF")
+            event.listen(self.engine.sync_engine, "connect", pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def _inline_connection(self) -> InlineConnection:
@@ -97,7 +96,7 @@ def _upgrade(connection: Connection, cfg: AlembicConfig) -> None:
     command.upgrade(cfg, "head")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "NORMAL") -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the API read while the consumer writes; synchronous=NORMAL is durable enough in WAL
     # (it syncs at checkpoints); OFF never waits for the disk (Database(durable=False)).
@@ -107,7 +106,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "NOR
     # inline connection waits for a busy lock itself, yielding (sqlite_inline.BUSY_WAIT_SECONDS).
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
-
-
-def _sqlite_pragmas_not_durable(dbapi_connection: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, record, synchronous="OFF")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
 from collections_events.ids import derive_id
-from collections_events.metrics import PlatformMetrics, get_metrics
+from collections_events.metrics import PlatformMetrics
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar, inline_connection
@@ -89,7 +89,7 @@ class UnitOfWork:
         cause_line: int | None = None,
         outbox_buffer: list[dict[str, Any]] | None = None,
         span_context: bool = False,
-        record_metrics: bool = True,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         self.session = session
         self.cause_line = cause_line
@@ -103,15 +103,10 @@ class UnitOfWork:
         # True in a service process: what it publishes is parented on its own `process` span. False in
         # the embedded default: the cause's traceparent is copied, so a replay stays byte-identical.
         self._span_context = span_context
-        self._record_metrics = record_metrics
+        # The process's metrics for a handler's own gauges; None where the runtime records none.
+        self.metrics = metrics
         # The newest version of each stream this unit of work has read or written (saves a query).
         self._versions: dict[str, int] = {}
-
-    @property
-    def metrics(self) -> PlatformMetrics | None:
-        """The process's metrics for a handler's own gauges and histograms; None where the runtime
-        records none (the embedded default: ServiceRuntime.record_metrics)."""
-        return get_metrics() if self._record_metrics else None
 
     @property
     def source(self) -> str:
