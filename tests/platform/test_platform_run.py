@@ -64,10 +64,6 @@ def test_run_refuses_a_state_dir_holding_other_files(tmp_path: Path) -> None:
 
 def test_audit_verify_after_a_run(small_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, state = small_run
-    try:
-        import collections_outreach.adapters.audit_cli  # noqa: F401
-    except ModuleNotFoundError:
-        pytest.skip("outreach's verifier is not installed")
     published = [json.loads(line) for line in (state / "output.jsonl").read_text().splitlines()]
     account = next(e["subject"] for e in published if e["type"] == "outreach.contact_recorded")
     done = subprocess.run([*CLI, "audit", "verify", account, "--state", str(state)], capture_output=True, text=True)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import random
 from collections.abc import AsyncIterator
@@ -52,8 +51,7 @@ def outbound(n: int, subject: str) -> Envelope:
 
 async def relay_all(runtime: ServiceRuntime, publish: Any) -> int:
     """One relay pass over the whole outbox, also over rows written around the runtime (as here)."""
-    force = {"force": True} if "force" in inspect.signature(runtime.relay).parameters else {}
-    return await runtime.relay(publish, **force)
+    return await runtime.relay(publish, force=True)
 
 
 async def snapshot(runtime: ServiceRuntime) -> dict[str, list[Any]]:
