@@ -15,27 +15,19 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from collections_events.testing import import_file
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
 
 
-def _load_checks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("deploy_k8s_checks", K8S / "checks.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = _load_checks()
+checks = import_file(K8S / "checks.py", "deploy_k8s_checks")
 
 
 @pytest.fixture(scope="session")

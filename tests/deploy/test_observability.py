@@ -7,12 +7,10 @@ Prometheus exposition, and compares. promtool checks the rules' syntax.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from collections_events.metrics import PROMETHEUS_NAMES, PlatformMetrics, add_metrics_route, setup_metrics
+from collections_events.testing import import_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "dashboards"
@@ -179,11 +178,7 @@ def test_every_panel_and_rule_uses_exported_metrics_and_labels(
 
 
 def test_dashboards_are_what_the_builder_writes() -> None:
-    spec = importlib.util.spec_from_file_location("deploy_dashboards_build", DASHBOARDS / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = import_file(DASHBOARDS / "build.py", "deploy_dashboards_build")
     for name, text in module.render().items():
         assert (DASHBOARDS / name).read_text() == text, f"run: python deploy/dashboards/build.py ({name})"
 

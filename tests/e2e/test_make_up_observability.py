@@ -26,7 +26,6 @@ skips, or in CI (CI=true or COLLECTIONS_REQUIRE_BUILDS=1) fails.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -34,7 +33,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -46,6 +44,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+
+from collections_events.testing import import_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -61,13 +61,7 @@ SETTLE_TIMEOUT_S = 60.0
 
 def _observability_tests() -> Any:
     """tests/deploy/test_observability.py, for its PromQL parsing and the list of expressions."""
-    path = ROOT / "tests" / "deploy" / "test_observability.py"
-    spec = importlib.util.spec_from_file_location("deploy_observability_tests_for_make_up", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(ROOT / "tests" / "deploy" / "test_observability.py", "deploy_observability_tests_for_make_up")
 
 
 OBS = _observability_tests()

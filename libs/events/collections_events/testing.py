@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -272,3 +274,15 @@ def decode_events(records: Iterable[Record]) -> list[Event]:
         assert isinstance(parsed, Event), parsed
         out.append(parsed)
     return out
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    """Import the Python file at `path` as module `name` (scripts under deploy/, which are not
+    packages: the manifest checks, the dashboard builder). Raises ImportError when it cannot load."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
