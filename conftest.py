@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -115,3 +115,70 @@ def kafka_bootstrap() -> Iterator[str]:
         yield address
     finally:
         _stop("kafka.sh")
+
+
+# -- headless Chromium (Debian's package) for what a person looks at --------------------------------
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these, Chromium's own background connections are refused by a closed network and
+    # logged as errors at every start.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class RenderedPage:
+    """What headless Chromium made of one page: its text, a PNG screenshot, console errors, failed requests."""
+
+    def __init__(self, text: str, screenshot: bytes, errors: list[str], failed_requests: list[str]) -> None:
+        self.text = text
+        self.screenshot = screenshot
+        self.errors = errors
+        self.failed_requests = failed_requests
+
+    def assert_clean(self) -> None:
+        """Fail naming every console error, page error and failed request (the page must work offline)."""
+        problems = self.errors + [f"request failed: {r}" for r in self.failed_requests]
+        assert not problems, "the page logged problems:\n" + "\n".join(problems)
+        assert len(self.screenshot) > 1000, "the screenshot is empty"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The path of Debian's Chromium, installed by deploy/local/chromium.sh when missing."""
+    done = subprocess.run([str(LOCAL / "chromium.sh"), "install"], check=True, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def render_page(chromium_path: str) -> Callable[..., Any]:
+    """`await render_page(url, wait_for=css_selector)`: load `url` in headless Chromium (Playwright
+    driving Debian's browser, no downloaded browser) and return a RenderedPage. Requests that leave
+    the machine fail (there is no network), so a page that needs a CDN shows up in `failed_requests`."""
+
+    async def render(url: str, *, wait_for: str | None = None, timeout_ms: int = 20000) -> RenderedPage:
+        from playwright.async_api import async_playwright
+
+        errors: list[str] = []
+        failed: list[str] = []
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS, headless=True)
+            try:
+                page = await browser.new_page()
+                page.on("console", lambda m: m.type == "error" and errors.append(f"console.error: {m.text}"))
+                page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+                page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
+                await page.goto(url, wait_until="networkidle", timeout=timeout_ms)
+                if wait_for:
+                    await page.wait_for_selector(wait_for, timeout=timeout_ms)
+                text = await page.inner_text("body")
+                shot = await page.screenshot(full_page=True)
+            finally:
+                await browser.close()
+        return RenderedPage(text, shot, errors, failed)
+
+    return render
