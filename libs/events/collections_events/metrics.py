@@ -250,9 +250,15 @@ class PlatformMetrics:
 
     # -- outbox relay ---------------------------------------------------------------------------
     def message_sent(
-        self, *, topic: str, event_type: str, seconds: float | None = None, error_type: str | None = None
+        self,
+        *,
+        topic: str,
+        event_type: str,
+        seconds: float | None = None,
+        error_type: str | None = None,
+        count: int = 1,
     ) -> None:
-        """The relay sent one outbox row to `topic` (or failed to, with `error_type`)."""
+        """The publisher sent `count` outbox rows of one type to `topic` (or failed to, with `error_type`)."""
         attributes = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.name": "send",
@@ -261,7 +267,7 @@ class PlatformMetrics:
         }
         if error_type:
             attributes["error.type"] = error_type
-        self.sent.add(1, attributes)
+        self.sent.add(count, attributes)
         if seconds is not None:
             self.operation_duration.record(seconds, attributes)
 

@@ -51,6 +51,11 @@ class Database:
             kwargs.update(async_creator=self._inline_connection)
         else:
             kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
+            # Custom plans always: asyncpg prepares every statement, and after five runs PostgreSQL
+            # may switch to a generic plan costed on the tables as they were (often empty at start),
+            # which is how an inbox probe once became a scan of the whole inbox (issue 14). The
+            # batch statements run a few times per poll, so planning each run costs nothing.
+            kwargs.update(connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             pragmas = functools.partial(_sqlite_pragmas, synchronous="NORMAL" if durable else "OFF")

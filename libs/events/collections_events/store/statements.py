@@ -20,9 +20,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,3 +179,20 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
         result=result,
     )
+
+
+_S = TypeVar("_S")
+_STATEMENTS: dict[tuple[Table, str], Any] = {}
+
+
+def statement(table: Table, name: str, build: Callable[[Table], _S]) -> _S:
+    """The statement `build(table)`, built once per table and reused (values go in as bound parameters).
+
+    Building a SQLAlchemy statement and its cache key costs more than running it on SQLite; a
+    reused statement object keeps its cache key, so only the values change per call.
+    """
+    key = (table, name)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build(table)
+    return found

@@ -3,19 +3,21 @@
 A handler reads and writes state through it and calls `emit`; the runner calls `flush` before the
 commit, so the service's events, its outbox rows and the inbox row commit together or not at all
 (architecture.md: consumer → handler → own event store + outbox, one DB transaction).
+
+The units of work of one batch share a TransactionState (store/transaction.py): reads are cached
+for the batch and writes buffered until the runtime writes them, one statement per table.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.config import PlatformConfig
@@ -24,29 +26,21 @@ from collections_events.ids import derive_id
 from collections_events.metrics import PlatformMetrics
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
-from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar, inline_connection
+from collections_events.store.outbox import encode_envelope, outbox_row, write_outbox
+from collections_events.store.statements import fetch_all, statement
+from collections_events.store.transaction import ConcurrencyError, Snapshot, TransactionState
 from collections_events.telemetry import current_traceparent
 from collections_events.validation import Rejection
 
-_S = TypeVar("_S")
-_STATEMENTS: dict[tuple[Table, str], Any] = {}
-
-
-def statement(table: Table, name: str, build: Callable[[Table], _S]) -> _S:
-    """The statement `build(table)`, built once per table and reused (values go in as bound parameters).
-
-    Building a SQLAlchemy statement and its cache key costs more than running it on SQLite; a
-    reused statement object keeps its cache key, so only the values change per call.
-    """
-    key = (table, name)
-    found = _STATEMENTS.get(key)
-    if found is None:
-        found = _STATEMENTS[key] = build(table)
-    return found
-
-
-class ConcurrencyError(Exception):
-    """Another writer appended to the same stream (or saved the same snapshot) first; retry."""
+__all__ = [
+    "ConcurrencyError",
+    "Snapshot",
+    "StoredEvent",
+    "UnitOfWork",
+    "encode_envelope",
+    "statement",
+    "write_outbox",
+]
 
 
 @dataclass(frozen=True)
@@ -61,21 +55,13 @@ class StoredEvent:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A stream's folded state at `version`, and the business date it next wakes on."""
-
-    stream_id: str
-    version: int
-    state: dict[str, Any]
-    wake_on: date | None
-
-
 class UnitOfWork:
     """One handler invocation's view of its service's database and outbox.
 
     `cause` is the event being handled: every event emitted takes its id from the cause's id and a
     purpose (UUIDv5) and its `time` from the cause's `time`, so replays are byte-identical.
+    `shared` is the batch's TransactionState; without one the unit of work has its own and
+    `flush` writes it (an API read, a test).
     """
 
     def __init__(
@@ -87,7 +73,7 @@ class UnitOfWork:
         config: PlatformConfig,
         cause: Envelope | None,
         cause_line: int | None = None,
-        outbox_buffer: list[dict[str, Any]] | None = None,
+        shared: TransactionState | None = None,
         span_context: bool = False,
         metrics: PlatformMetrics | None = None,
     ) -> None:
@@ -98,15 +84,13 @@ class UnitOfWork:
         self.cause = cause
         self._t = tables
         self._emitted: list[tuple[str, Envelope]] = []
-        # Rows for the outbox; when the runtime passes a buffer, it inserts a whole batch's rows at once.
-        self._outbox_buffer = outbox_buffer
+        self._own_state = shared is None
+        self.state = shared if shared is not None else TransactionState(session, tables)
         # True in a service process: what it publishes is parented on its own `process` span. False in
         # the embedded default: the cause's traceparent is copied, so a replay stays byte-identical.
         self._span_context = span_context
         # The process's metrics for a handler's own gauges; None where the runtime records none.
         self.metrics = metrics
-        # The newest version of each stream this unit of work has read or written (saves a query).
-        self._versions: dict[str, int] = {}
 
     @property
     def source(self) -> str:
@@ -115,7 +99,8 @@ class UnitOfWork:
 
     # -- event log -------------------------------------------------------------------------
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
-        """Every event of `stream_id`, oldest first."""
+        """Every event of `stream_id`, oldest first (this transaction's buffered appends included)."""
+        await self.state.write_log()
         query = statement(
             self._t["events"],
             "read_stream",
@@ -127,142 +112,49 @@ class UnitOfWork:
         )
         rows = await fetch_all(self.session, query, {"b_stream": stream_id})
         events = [StoredEvent(stream_id, v, i, ty, ti, json.loads(d)) for v, i, ty, ti, d in rows]
-        self._versions[stream_id] = events[-1].version if events else 0
+        self.state.versions[stream_id] = events[-1].version if events else 0
         return events
-
-    async def _load_versions(self, stream_ids: list[str]) -> None:
-        if await inline_connection(self.session) is not None:
-            # On the embedded SQLite a point query per stream costs microseconds; IN lists only pay
-            # off where each statement is a network round trip.
-            for sid in stream_ids:
-                await self.stream_version(sid)
-            return
-        t = self._t["events"]
-        query = statement(
-            t,
-            "stream_versions",
-            lambda t: (
-                select(t.c.stream_id, func.max(t.c.version))
-                .where(t.c.stream_id.in_(bindparam("b_streams", expanding=True, type_=t.c.stream_id.type)))
-                .group_by(t.c.stream_id)
-            ),
-        )
-        for start in range(0, len(stream_ids), 500):
-            chunk = stream_ids[start : start + 500]
-            found = {sid: int(v) for sid, v in await self.session.execute(query, {"b_streams": chunk})}
-            for sid in chunk:
-                self._versions[sid] = found.get(sid, 0)
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of the newest event of `stream_id` (0 when empty)."""
-        if stream_id in self._versions:
-            return self._versions[stream_id]
-        query = statement(
-            self._t["events"],
-            "stream_version",
-            lambda t: select(func.max(t.c.version)).where(
-                t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
-            ),
-        )
-        value = await fetch_scalar(self.session, query, {"b_stream": stream_id})
-        self._versions[stream_id] = int(value or 0)
-        return self._versions[stream_id]
+        return await self.state.stream_version(stream_id)
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
         """Append `events` after `expected_version`; returns the new version.
 
-        Raises ConcurrencyError when another writer already took one of those versions (or an
-        event id is already in the log).
+        Raises ConcurrencyError when the stream is already past `expected_version` in this
+        transaction, or (when the batch is written) another writer took one of those versions.
         """
         if not events:
             return expected_version
+        current = await self.state.stream_version(stream_id)
+        if current != expected_version:
+            raise ConcurrencyError(f"stream {stream_id} is at version {current}, not {expected_version}")
         rows = [_log_row(stream_id, expected_version + n, e) for n, e in enumerate(events, start=1)]
-        # No savepoint: a conflict aborts the whole unit of work, and the runner retries it whole.
-        try:
-            await self._insert_log_rows(rows)
-        except IntegrityError as exc:
-            raise ConcurrencyError(f"stream {stream_id} moved past version {expected_version}") from exc
-        self._versions[stream_id] = expected_version + len(events)
+        self.state.append_log(rows, stream_id, expected_version + len(events))
+        if self._own_state:
+            await self.state.write_log()
         return expected_version + len(events)
 
     # -- snapshots -------------------------------------------------------------------------
     async def load(self, stream_id: str) -> Snapshot | None:
         """The snapshot of `stream_id`, or None when there is none yet."""
-        query = statement(
-            self._t["snapshots"],
-            "load",
-            lambda t: select(t.c.version, t.c.state, t.c.wake_on).where(
-                t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type)
-            ),
-        )
-        row = await fetch_one(self.session, query, {"b_stream": stream_id})
-        if row is None:
-            return None
-        version, state, wake_on = row
-        return Snapshot(stream_id, version, json.loads(state), wake_on)
+        return await self.state.load(stream_id)
+
+    async def load_many(self, stream_ids: list[str]) -> dict[str, Snapshot]:
+        """The snapshots of `stream_ids` that exist, by stream id (one query for those not read yet)."""
+        return await self.state.load_many(stream_ids)
 
     async def save(self, stream_id: str, state: dict[str, Any], *, expected_version: int, wake_on: date | None) -> int:
         """Store `state` as version `expected_version + 1`. Raises ConcurrencyError on a lost race."""
-        t = self._t["snapshots"]
-        blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        if expected_version == 0:
-            try:
-                await execute(
-                    self.session,
-                    statement(t, "insert", insert),
-                    {"stream_id": stream_id, "version": 1, "state": blob, "wake_on": wake_on},
-                )
-            except IntegrityError as exc:
-                raise ConcurrencyError(f"snapshot {stream_id} was created concurrently") from exc
-            return 1
-        query = statement(
-            t,
-            "save",
-            lambda t: (
-                update(t)
-                .where(
-                    t.c.stream_id == bindparam("b_stream", type_=t.c.stream_id.type),
-                    t.c.version == bindparam("b_expected", type_=t.c.version.type),
-                )
-                .values(
-                    version=bindparam("b_version", type_=t.c.version.type),
-                    state=bindparam("b_state", type_=t.c.state.type),
-                    wake_on=bindparam("b_wake_on", type_=t.c.wake_on.type),
-                )
-            ),
-        )
-        matched = await execute(
-            self.session,
-            query,
-            {
-                "b_stream": stream_id,
-                "b_expected": expected_version,
-                "b_version": expected_version + 1,
-                "b_state": blob,
-                "b_wake_on": wake_on,
-            },
-        )
-        if matched != 1:
-            raise ConcurrencyError(f"snapshot {stream_id} moved past version {expected_version}")
-        return expected_version + 1
-
-    async def _insert_log_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Insert rows of the service's event log (`_log_row`). Raises IntegrityError on a taken version."""
-        await execute(self.session, statement(self._t["events"], "insert", insert), rows)
+        version = await self.state.save(stream_id, state, expected_version=expected_version, wake_on=wake_on)
+        if self._own_state:
+            await self.state.write_snapshots()
+        return version
 
     async def waking(self, on_or_before: date) -> list[str]:
         """Streams whose `wake_on` is on or before `on_or_before`, in stream order (indexed)."""
-        t = self._t["snapshots"]
-        query = statement(
-            t,
-            "waking",
-            lambda t: (
-                select(t.c.stream_id)
-                .where(t.c.wake_on <= bindparam("b_date", type_=t.c.wake_on.type))
-                .order_by(t.c.stream_id)
-            ),
-        )
-        return [stream_id for (stream_id,) in await fetch_all(self.session, query, {"b_date": on_or_before})]
+        return await self.state.waking(on_or_before)
 
     # -- publishing ------------------------------------------------------------------------
     def emit(self, type_name: str, data: BaseModel, *, purpose: str, subject: str | None = None) -> Envelope:
@@ -315,41 +207,25 @@ class UnitOfWork:
     async def flush(self) -> None:
         """Append emitted events to the service's log and the outbox, in emit order.
 
-        Batched: one version lookup per 500 streams not yet known to this unit of work and one
-        insert for all log rows, so a day close that moves thousands of accounts costs a few round
-        trips, not two per account. Raises ConcurrencyError when another writer took a version.
+        In a batch this only buffers them (the runtime writes the batch before its commit); a unit
+        of work of its own writes them now. Raises ConcurrencyError when another writer took a
+        version, OutboxRowTooLarge (store/outbox.py) for an event too large to publish.
         """
         if not self._emitted:
             return
         by_stream: dict[str, list[Envelope]] = {}
         for _, envelope in self._emitted:
             by_stream.setdefault(envelope.subject, []).append(envelope)
-        await self._load_versions([s for s in by_stream if s not in self._versions])
-        log_rows = []
+        rows = [outbox_row(topic, envelope) for topic, envelope in self._emitted]
+        await self.state.stream_versions(list(by_stream))
         for stream_id, envelopes in by_stream.items():
-            version = self._versions[stream_id]
-            for n, e in enumerate(envelopes, start=1):
-                log_rows.append(_log_row(stream_id, version + n, e))
-            self._versions[stream_id] = version + len(envelopes)
-        try:
-            await self._insert_log_rows(log_rows)
-        except IntegrityError as exc:
-            raise ConcurrencyError("another writer appended to one of these streams first") from exc
-        rows = [
-            {
-                "topic": topic,
-                "key": envelope.subject,
-                "event": encode_envelope(envelope),
-                "traceparent": envelope.traceparent,
-                "sent": False,
-            }
-            for topic, envelope in self._emitted
-        ]
-        if self._outbox_buffer is not None:
-            self._outbox_buffer.extend(rows)
-        else:
-            await write_outbox(self.session, self._t["outbox"], rows)
+            version = self.state.versions[stream_id]
+            log_rows = [_log_row(stream_id, version + n, e) for n, e in enumerate(envelopes, start=1)]
+            self.state.append_log(log_rows, stream_id, version + len(envelopes))
+        self.state.add_outbox(rows, [e for _, e in self._emitted])
         self._emitted.clear()
+        if self._own_state:
+            await self.state.write()
 
 
 def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]:
@@ -361,21 +237,3 @@ def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]
         "time": envelope.time,
         "data": json.dumps(envelope.data, ensure_ascii=False, separators=(",", ":")),
     }
-
-
-async def write_outbox(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert outbox rows in order, in the caller's transaction.
-
-    On PostgreSQL the table is locked first (EXCLUSIVE, until commit) so that `seq` order is commit
-    order: a relay that reads by `seq` then never publishes a later commit before an earlier one.
-    """
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"LOCK TABLE {outbox.name} IN EXCLUSIVE MODE"))
-    await execute(session, statement(outbox, "insert", insert), rows)
-
-
-def encode_envelope(envelope: Envelope) -> str:
-    """The structured-mode JSON of `envelope`: one line, non-ASCII kept, attribute order fixed."""
-    return json.dumps(envelope.to_structured(), ensure_ascii=False, separators=(",", ":"))

@@ -7,11 +7,13 @@ its own order, so the same input always gives the same output.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collections_events.envelope import Envelope
-from collections_events.runtime.runtime import Delivery, OutboxMessage, ServiceRuntime
+from collections_events.registry import EVENT_TYPES
+from collections_events.runtime.runtime import Delivery, OutboxMessage, RetryLater, ServiceRuntime
 from collections_events.validation import Event, read_json
 
 BATCH = 500
@@ -114,7 +116,7 @@ class EmbeddedPlatform:
             if not records:
                 return handled
             deliveries = [Delivery(r.topic, r.event, position=f"log:{r.seq}", line=r.line) for r in records]
-            await runtime.process(deliveries)
+            await _process_retrying(runtime, deliveries)
             self.log.commit(runtime.name, records[-1])
             handled = True
 
@@ -126,7 +128,8 @@ class EmbeddedPlatform:
 
     async def _publish(self, messages: list[OutboxMessage]) -> None:
         for message in messages:
-            parsed = read_json(message.value)
+            # Rows committed by this process carry their envelope; only rows read back are parsed.
+            parsed = _as_event(message.envelope) if message.envelope is not None else read_json(message.value)
             if not isinstance(parsed, Event):
                 raise RuntimeError(f"outbox row {message.seq} is not a valid event: {parsed.reason}")
             self._on_publish(parsed.envelope)
@@ -144,3 +147,21 @@ def _wanted_types(runtime: ServiceRuntime) -> dict[str, frozenset[str] | None]:
         else:
             wanted[sub.topic] = (wanted.get(sub.topic) or frozenset()) | sub.types
     return wanted
+
+
+def _as_event(envelope: Envelope) -> Event:
+    """An emitted envelope as the event its consumers get (its data as the contract's typed model)."""
+    return Event(envelope, EVENT_TYPES[envelope.type].model.model_validate(envelope.data))
+
+
+async def _process_retrying(runtime: ServiceRuntime, deliveries: list[Delivery]) -> None:
+    """`runtime.process`, retried with backoff while SQLite is busy (an API write holding the lock)."""
+    delay = 0.01
+    for _attempt in range(60):
+        try:
+            await runtime.process(deliveries)
+            return
+        except RetryLater:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    await runtime.process(deliveries)

@@ -30,6 +30,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from collections_events.envelope import Envelope, parse_instant
+from collections_events.registry import EVENT_TYPES
 from collections_events.validation import Event, Rejection, read_structured
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
@@ -125,6 +126,29 @@ def encode_outbox_row(structured_json: str, traceparent: str | None) -> WireMess
 def decode_record(record: KafkaRecord) -> Event | Rejection:
     """Read one consumed message as a validated event, or a rejection naming what is wrong."""
     return decode_message(record.value, record.headers)
+
+
+def on_its_topic(parsed: Event | Rejection, topic_key: str, topic_name: str) -> Event | Rejection:
+    """`parsed`, or a rejection when its type belongs to another topic than the one it came on.
+
+    Replay routes each input event by its type, so it never applies an event on the wrong topic;
+    a service reading Kafka must not either (a `payment.received` on the billing topic, a platform
+    type on a lender's topic): one rejection, answered by the topic's owner, naming both.
+    """
+    if not isinstance(parsed, Event):
+        return parsed
+    entry = EVENT_TYPES.get(parsed.type)
+    if entry is None or entry.topic == topic_key:
+        return parsed
+    env = parsed.envelope
+    where = "is published by the platform" if not entry.inbound else f"belongs on the {entry.topic} topic"
+    return Rejection(
+        reason=f"type: {parsed.type!r} does not belong on topic {topic_name!r}; it {where}",
+        event_id=env.id,
+        type=env.type,
+        subject=env.subject,
+        time=env.time,
+    )
 
 
 def decode_message(value: bytes | None, headers: Iterable[tuple[str, bytes | None]]) -> Event | Rejection:

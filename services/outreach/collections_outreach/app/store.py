@@ -6,15 +6,14 @@ close selects only those accounts through the index. The `treatment` index follo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, update
 
 from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.tables import TABLES, TREATMENT
+from collections_outreach.adapters.tables import TREATMENT
 from collections_outreach.domain.evaluate import wake_on
 from collections_outreach.domain.state import AccountState, from_json, to_json
 
@@ -52,12 +51,13 @@ async def load_account(uow: UnitOfWork, account_id: str) -> Loaded:
 
 async def load_accounts(uow: UnitOfWork, account_ids: list[str]) -> list[Loaded]:
     """The states of `account_ids` (which all have snapshots) in one query, in the given order."""
-    t = TABLES["snapshots"]
-    rows = await uow.session.execute(
-        select(t.c.stream_id, t.c.version, t.c.state).where(t.c.stream_id.in_(account_ids))
-    )
-    found = {r.stream_id: (r.version, from_json(json.loads(r.state))) for r in rows}
-    return [Loaded(found[a][1], found[a][0], found[a][1]) for a in account_ids if a in found]
+    found = await uow.load_many(account_ids)
+    loaded = []
+    for account_id in account_ids:
+        if (snapshot := found.get(account_id)) is not None:
+            state = from_json(snapshot.state)
+            loaded.append(Loaded(state, snapshot.version, state))
+    return loaded
 
 
 async def save_account(uow: UnitOfWork, loaded: Loaded, state: AccountState) -> None:
