@@ -172,6 +172,8 @@ class ServiceRuntime:
             ]
             await batch.inbox.claim(e.id for e in wanted)
             await batch.state.prefetch([e.envelope.subject for e in wanted if e.envelope.subject])
+            if self.spec.prefetch is not None and wanted:
+                await self.spec.prefetch(wanted, self.unit_of_work(session, shared=batch.state))
             for delivery in deliveries:
                 await self._handle(batch, delivery, dead)
             await self._close(batch)

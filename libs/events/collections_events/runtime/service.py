@@ -6,7 +6,7 @@ Kafka and PostgreSQL: only the transport and the database URL differ (architectu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections_events.runtime.runtime import ServiceRuntime
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+Prefetch = Callable[[Sequence[Event], UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class ServiceSpec:
     subscriptions: tuple[Subscription, ...]
     handle: Handler
     create_api: Callable[[ServiceRuntime], Any] | None = None
+    # Optional: read what a batch's events will need in one go (its own tables), before they are
+    # handled, through a unit of work on the batch's shared state (docs/decisions/0007).
+    prefetch: Prefetch | None = None
 
     @property
     def topics(self) -> tuple[str, ...]:

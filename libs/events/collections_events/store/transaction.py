@@ -15,6 +15,7 @@ there first (the whole batch is then retried).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -62,6 +63,10 @@ class TransactionState:
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)
     outbox_envelopes: list[Envelope] = field(default_factory=list)
     written: list[OutboxMessage] = field(default_factory=list)
+    # A service's own per-transaction caches (its repository), and what they must write before
+    # the platform tables are written (run by `write`, in order).
+    memo: dict[str, Any] = field(default_factory=dict)
+    before_write: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def postgres(self) -> bool:
@@ -198,6 +203,8 @@ class TransactionState:
 
         Raises ConcurrencyError when a snapshot or a log version was taken by another writer.
         """
+        for write_own in self.before_write:
+            await write_own()
         await self.write_snapshots()
         await self.write_log()
         if self.outbox_rows:

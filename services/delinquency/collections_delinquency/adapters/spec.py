@@ -6,7 +6,7 @@ from pathlib import Path
 
 from collections_delinquency.adapters.api import create_api
 from collections_delinquency.adapters.tables import TABLES, metadata
-from collections_delinquency.app.handlers import handle
+from collections_delinquency.app.handlers import handle, prefetch
 from collections_events.runtime.service import ServiceSpec, Subscription
 
 SPEC = ServiceSpec(
@@ -19,5 +19,6 @@ SPEC = ServiceSpec(
         Subscription("clock", frozenset({"day.closed"})),
     ),
     handle=handle,
+    prefetch=prefetch,
     create_api=create_api,
 )

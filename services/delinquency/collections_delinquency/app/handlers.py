@@ -5,12 +5,14 @@ docs/decisions/0001: delinquent_since and as_of).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_delinquency.app import state
+from collections_delinquency.app.accounts import Accounts
 from collections_delinquency.app.metrics import close_metrics
 from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
 from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
@@ -30,6 +32,16 @@ def scheme_of(config: DelinquencyConfig) -> BucketScheme:
     return BucketScheme.of([(b.name, b.from_dpd) for b in config.bucket_list])
 
 
+async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """Read the clock and the batch's accounts before its events are handled (one query each).
+
+    The clock first: the lock order is always clock then accounts, so a close never deadlocks.
+    """
+    accounts = Accounts.of(uow)
+    await accounts.last_closed()
+    await accounts.prefetch(e.data.account_id for e in events if isinstance(e.data, outbound.BalanceChanged))
+
+
 async def handle(event: Event, uow: UnitOfWork) -> None:
     """Dispatch on the event's type; other types are ignored."""
     if isinstance(event.data, outbound.BalanceChanged):
@@ -44,9 +56,9 @@ async def on_balance_changed(data: outbound.BalanceChanged, uow: UnitOfWork) -> 
     """
     cfg = uow.config.delinquency
     scheme = scheme_of(cfg)
-    session = uow.session
-    closed = await state.last_closed(session, for_update=False)
-    known = await state.load_account(session, data.account_id)
+    accounts = Accounts.of(uow)
+    closed = await accounts.last_closed()
+    known = await accounts.load(data.account_id)
     account = known or DelinquencyAccount.new(scheme)
     account = DelinquencyAccount(
         tuple(UnpaidDue(d.due_date, d.unpaid_minor) for d in data.unpaid_dues),
@@ -58,12 +70,8 @@ async def on_balance_changed(data: outbound.BalanceChanged, uow: UnitOfWork) -> 
     if closed is not None:
         account, changes = evaluate(account, closed, scheme, cfg.charge_off_dpd)
         _publish(uow, data.account_id, changes, history)
-    wake = wake_on(account, closed, scheme, cfg.charge_off_dpd)
-    if known is None:
-        await state.insert_account(session, data.account_id, account, wake, closed)
-    else:
-        await state.update_accounts(session, [{"b_account_id": data.account_id, **state.account_values(account, wake)}])
-    await state.add_history(session, history)
+    accounts.put(data.account_id, account, wake_on(account, closed, scheme, cfg.charge_off_dpd), closed)
+    accounts.add_history(history)
 
 
 async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
@@ -75,6 +83,8 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
     cfg = uow.config.delinquency
     scheme = scheme_of(cfg)
     session = uow.session
+    accounts = Accounts.of(uow)
+    await accounts.before_close()
     closed = await state.last_closed(session, for_update=True)
     if closed is not None and as_of <= closed:
         uow.reject(
@@ -100,6 +110,7 @@ async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
         await state.add_history(session, history)
         after = rows[-1][0]
     await state.set_last_closed(session, as_of)
+    accounts.closed(as_of)
     close_metrics.record(read, published)
     if uow.metrics is not None:
         await _refresh_bucket_gauge(session, uow.metrics)

@@ -105,15 +105,9 @@ def account_values(account: DelinquencyAccount, wake: date | None) -> dict[str, 
     }
 
 
-async def insert_account(
-    session: AsyncSession, account_id: str, account: DelinquencyAccount, wake: date | None, known_since: date | None
-) -> None:
-    """Store an account seen for the first time."""
-    await execute(
-        session,
-        _INSERT_ACCOUNT,
-        {"account_id": account_id, "known_since": known_since, **account_values(account, wake)},
-    )
+async def insert_accounts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Store accounts seen for the first time: rows of `account_id`, `known_since` and `account_values`."""
+    await execute(session, _INSERT_ACCOUNT, rows)
 
 
 UPDATE_ACCOUNT = (
