@@ -454,9 +454,10 @@ def table(figures: Sequence[Figure], header: dict[str, Any]) -> str:
     for f in figures:
         rss = ", ".join(f"{s} {mb:.0f}" for s, mb in f.peak_rss_mb.items()) or f.note
         share = f"{100 * f.per_second / anchor:.2f} %" if f.unit == "events/s" else "-"
+        outputs, rejected = (f"{f.outputs:,}", f"{f.rejected:,}") if f.peak_rss_mb else ("-", "-")
         lines.append(
             f"{f.name:26} {f.events:>8,} {f.seconds:>8.2f} {f'{f.per_second:,.0f} {f.unit}':>16} {share:>9}"
-            f" {f.outputs:>8,} {f.rejected:>8,}  {rss}"
+            f" {outputs:>8} {rejected:>8}  {rss}"
         )
     return "\n".join(lines)
 
