@@ -8,14 +8,17 @@ state under /tmp/collections-bench-throughput, stopped at the end; or the server
 COLLECTIONS_KAFKA_BOOTSTRAP / COLLECTIONS_PG_URL, left running) it measures:
 
 - passthrough: raw aiokafka consume -> produce (idempotent, acks=all) -> offset commit per fetched
-  batch, on the platform's own inbound messages (same keys, headers and sizes). The anchor.
+  batch, on the platform's own inbound messages (same keys, headers and sizes), one consumer in this
+  process, timed from its partition assignment like the services. The anchor.
 - postgres: raw asyncpg inserts of 100 rows per statement (unnest, autocommit) into a table shaped
   like the event log, the rows being the mix's events. The second anchor (rows/s).
 - each service alone, `collections-<svc> run` in its own OS process on its own fresh database, fed
   the topics it consumes pre-produced: ledger reads the inbound mix, delinquency the ledger's output
   of that run, outreach and legal what is on the topics by then (their runs are chained on one set
   of topics, so each reads realistic input; outreach runs before legal, so it sees no legal events).
-  events/s = records on its subscribed topics / time.
+  events/s = records on its subscribed topics / time. The order across topics is the consumer's, so
+  what a follower decides (and so how many outputs it makes: the table's column) varies from run to
+  run; e.g. delinquency reads the 60 day closes early or late among the balance changes.
 - ledger + delinquency end to end, and all four end to end, each on fresh topics and databases with
   the inbound mix pre-produced. events/s = inbound records those services read / time.
 
@@ -56,6 +59,7 @@ from typing import Any
 import asyncpg
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 
 from collections_events.config import PlatformConfig
@@ -176,15 +180,16 @@ async def passthrough(bootstrap: str, mix: Sequence[tuple[str, Envelope]]) -> Fi
         messages.append((wire.key, wire.value, list(wire.headers)))
     await produce_raw(bootstrap, source, messages)
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=source, enable_auto_commit=False,
-        auto_offset_reset="earliest", fetch_max_wait_ms=100,
+        bootstrap_servers=bootstrap, group_id=source, enable_auto_commit=False, auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
     )  # fmt: skip
+    assigned: list[float] = []
+    consumer.subscribe([source], listener=_Assigned(assigned))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_settings())
     await producer.start()
     await consumer.start()
     try:
         seen = 0
-        started = time.perf_counter()
         while seen < len(messages):
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             futures = []
@@ -194,11 +199,24 @@ async def passthrough(bootstrap: str, mix: Sequence[tuple[str, Envelope]]) -> Fi
                 seen += len(records)
             await asyncio.gather(*futures)
             await consumer.commit()
-        elapsed = time.perf_counter() - started
+        elapsed = time.time() - assigned[0]  # from the assignment, as for the services
     finally:
         await consumer.stop()
         await producer.stop()
     return Figure("raw aiokafka passthrough", seen, elapsed, note="consume, produce (acks=all), commit")
+
+
+class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Records the instant (epoch s) the consumer got its partitions."""
+
+    def __init__(self, at: list[float]) -> None:
+        self.at = at
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.at.append(time.time())
 
 
 async def postgres_inserts(server: str, mix: Sequence[tuple[str, Envelope]]) -> Figure:
@@ -469,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     STATE.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # "topic not found" while auto-creating
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its transient errors while topics are created
     load_before = os.getloadavg()[0]
     with servers() as (pg, kafka):
         print(f"PostgreSQL {pg}, Kafka {kafka}", file=sys.stderr)
