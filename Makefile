@@ -43,6 +43,12 @@ down:
 image:
 	deploy/image.sh
 
+# Throughput on Kafka + PostgreSQL as a share of raw aiokafka (issue 14); BENCH_ARGS="--events 300000
+# --preload 1000000" for the cost-per-event check. Prints a table; starts and stops its own servers.
+BENCH_ARGS ?=
+bench: install
+	$(UV) run python bench/throughput.py $(BENCH_ARGS)
+
 # The slim Jaeger binary `make up` and the trace tests use (built once, cached; see deploy/README.md).
 jaeger:
 	deploy/local/jaeger.sh install

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make down`: stop what `make up` started, by process id, then Prometheus, Jaeger, Kafka, PostgreSQL.
+# `make down`: stop what `make up` started, by process id, then Prometheus, Jaeger, Zipkin, Kafka, PostgreSQL.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export COLLECTIONS_STATE="${COLLECTIONS_STATE:-/tmp/collections-up}"
@@ -21,6 +21,7 @@ for name in channels ledger delinquency outreach legal; do
 done
 [[ -x "$HERE/prometheus.sh" ]] && "$HERE/prometheus.sh" stop
 [[ -x "$HERE/jaeger.sh" ]] && "$HERE/jaeger.sh" stop
+[[ -x "$HERE/zipkin.sh" ]] && "$HERE/zipkin.sh" stop
 "$HERE/kafka.sh" stop
 "$HERE/postgres.sh" stop
 rm -rf "$RUN"

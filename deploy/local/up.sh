@@ -18,16 +18,32 @@ pg=$("$HERE/postgres.sh" start | tail -n1)
 kafka=$("$HERE/kafka.sh" start | tail -n1)
 echo "$kafka" >"$RUN/kafka"
 
-# Jaeger is a slim build from source (deploy/local/jaeger.sh: ~2 min the first time on 2 cores, then
-# cached): `make up` builds it when missing. COLLECTIONS_BUILD_JAEGER=0 skips the build; without the
-# binary `make up` then goes on without traces.
+# Traces: the services export OTLP to Jaeger, a slim build from source (deploy/local/jaeger.sh: ~2 to
+# 3 min the first time on 2 cores, then cached; `make up` builds it when missing, COLLECTIONS_BUILD_JAEGER=0
+# skips the build and `make up` goes on without traces). Jaeger keeps them (its API) and forwards every
+# span to Zipkin (deploy/local/zipkin.sh, the exec jar from Maven Central), whose UI a person opens.
 otlp=""
 jaeger_ui="not started"
+zipkin_ui="not started"
+zipkin_spans=""
+jaeger_will_run=0
+if [[ -x "$HERE/jaeger.sh" ]] && { "$HERE/jaeger.sh" path >/dev/null 2>&1 || [[ "${COLLECTIONS_BUILD_JAEGER:-1}" != 0 ]]; }; then
+  jaeger_will_run=1
+fi
+if ((jaeger_will_run)) && [[ -x "$HERE/zipkin.sh" ]]; then
+  if zipkin_out=$("$HERE/zipkin.sh" start); then
+    zipkin_spans=$(grep -E '^ZIPKIN_SPANS_URL=' <<<"$zipkin_out" | cut -d= -f2- || true)
+    zipkin_ui=$(grep -E '^ZIPKIN_UI_URL=' <<<"$zipkin_out" | cut -d= -f2- || true)
+  else
+    zipkin_ui="not started: deploy/local/zipkin.sh start failed (see above); traces stay in the Jaeger API"
+  fi
+fi
 if [[ -x "$HERE/jaeger.sh" ]]; then
   rc=0
-  jaeger_out=$("$HERE/jaeger.sh" start) || rc=$?
+  jaeger_out=$(ZIPKIN_SPANS_URL="$zipkin_spans" "$HERE/jaeger.sh" start) || rc=$?
   if ((rc == 4)); then
     jaeger_ui="not started: not built (COLLECTIONS_BUILD_JAEGER=0; build it with deploy/local/jaeger.sh install)"
+    zipkin_ui="not started: no traces without Jaeger (build it with deploy/local/jaeger.sh install)"
   elif ((rc != 0)); then
     die "jaeger did not start"
   else
@@ -103,7 +119,8 @@ The collections platform is up (state: $STATE_ROOT).
   delinquency API    http://127.0.0.1:$((BASE_PORT + 1))/docs
   outreach API       http://127.0.0.1:$((BASE_PORT + 2))/docs
   legal API          http://127.0.0.1:$((BASE_PORT + 3))/docs
-  Jaeger UI          $jaeger_ui
+  Trace UI (Zipkin)  $zipkin_ui
+  Jaeger API         $jaeger_ui  (traces as JSON: /api/traces/TRACE_ID; the slim build has no UI)
   Prometheus         $prom
   Channel simulator  $channels
   Logs               $RUN/<service>.log

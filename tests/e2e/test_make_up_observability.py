@@ -138,6 +138,7 @@ class MakeUp:
     kafka: str
     prometheus: str
     jaeger: str | None
+    zipkin: str | None
     work: Path
     timings: dict[str, float]
 
@@ -194,12 +195,14 @@ def make_up() -> Iterator[MakeUp]:
         up = subprocess.run([str(LOCAL / "up.sh")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert up.returncode == 0, f"up.sh failed:\n{up.stdout}\n{up.stderr[-4000:]}"
         timings["up.sh"] = time.monotonic() - t0
-        jaeger = _address(up.stdout, "Jaeger UI")
+        jaeger = _address(up.stdout, "Jaeger API")
+        zipkin = _address(up.stdout, "Trace UI (Zipkin)")
         platform = MakeUp(
             env=env,
             kafka=_address(up.stdout, "Kafka bootstrap"),
             prometheus=_address(up.stdout, "Prometheus"),
             jaeger=jaeger if jaeger.startswith("http") else None,
+            zipkin=zipkin if zipkin.startswith("http") else None,
             work=work,
             timings=timings,
         )
@@ -411,3 +414,20 @@ def test_the_traced_payment_is_read_back_from_jaeger_with_all_four_services(
     assert ("collections-delinquency", "process ledger.balance_changed") in in_trace
     assert ("collections-outreach", "process delinquency.bucket_changed") in in_trace
     assert ("collections-legal", "process outreach.contact_recorded") in in_trace
+
+
+# -- Zipkin (the trace UI `make up` prints) ---------------------------------------------------------
+def test_the_traced_payment_reaches_the_trace_ui_make_up_prints(
+    make_up: MakeUp, missing_build: Callable[[str], NoReturn]
+) -> None:
+    """Jaeger forwards every span to Zipkin: its API behind the printed UI has the whole trace (the
+    page itself is opened in headless Chromium by tests/deploy/test_zipkin_trace_ui.py)."""
+    if make_up.zipkin is None:
+        missing_build("Jaeger not built, so make up started without traces: run deploy/local/jaeger.sh install")
+    api = make_up.zipkin.removesuffix("zipkin/")
+
+    def services() -> set[str] | None:
+        names = {span["localEndpoint"]["serviceName"] for span in _get(f"{api}api/v2/trace/{TRACE_ID}")}
+        return names if names >= set(SERVICES) else None
+
+    _poll(f"trace {TRACE_ID} in Zipkin with spans from {SERVICES}", services, 30)

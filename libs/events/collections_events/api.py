@@ -6,7 +6,7 @@ Routes of a service live in its own `adapters/api.py`; they read the service's o
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +24,21 @@ from collections_events.validation import Event, Rejection, read_structured
 ReadyCheck = Callable[[], Awaitable[bool]]
 
 
+OPERATIONAL_PATHS = frozenset({"/metrics", "/ready", "/health"})
+"""Paths FastAPI's own request tracing skips: Prometheus' scrapes and the probes would otherwise make a
+trace every few seconds per service (issue 15); an agent's command still makes its HTTP span."""
+
+
+def _operational(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in OPERATIONAL_PATHS
+
+
 def service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -> FastAPI:
     """A FastAPI app for `runtime` with `/health` (liveness) and `/ready` (database and transport).
 
     More readiness checks (e.g. Kafka reachable) are appended to `app.state.ready_checks`.
     """
-    app = FastAPI(title=title, description=description, version="1")
+    app = FastAPI(title=title, description=description, version="1", telemetry={"exclude": _operational})
     app.state.runtime = runtime
     app.state.ready_checks = [runtime.db.ping]
     add_metrics_route(app)
