@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    PlainSerializer,
     Field,
     ValidationError,
     field_validator,
@@ -211,7 +212,11 @@ def _number(value: Any) -> Decimal:
     return number
 
 
-Percentage = Annotated[Decimal, BeforeValidator(_number)]
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Percentage = Annotated[Decimal, BeforeValidator(_number), PlainSerializer(_plain_number, when_used="json")]
 """A percentage from 0 to 100, decimals allowed, kept exact (`legal.placement.agencies`)."""
 
 
