@@ -93,7 +93,7 @@ def wake_on(account: LegalAccount, rules: ReferralRules) -> date | None:
     if rules.min_past_due_minor > 0:
         # past_due_minor at D sums the dues dated before D: it grows as dues fall due.
         running = 0
-        for due in account.unpaid_dues:
+        for due in sorted(account.unpaid_dues, key=lambda d: d.due_date):
             running += due.unpaid_minor
             if running >= rules.min_past_due_minor:
                 bounds.append(due.due_date + ONE_DAY)
