@@ -305,7 +305,7 @@ def compliance() -> dict[str, Any]:
     return dashboard(
         "collections-compliance",
         "Collections: compliance",
-        "What the platform refused to do and why; how close calls are to the call cap.",
+        "What the platform refused to do and why; how close calls are to the call cap; how the agencies behave.",
         [
             panel(
                 "Suppressed contacts per day, by reason",
@@ -357,6 +357,49 @@ def compliance() -> dict[str, Any]:
                     (
                         'sum by (channel, reason) (increase(collections_contacts_suppressed_total{reason=~"no_consent|no_destination|rpc_cooldown"}[1d]))',
                         "{{channel}} {{reason}}",
+                    )
+                ],
+                stack=True,
+            ),
+            row("Agencies"),
+            panel(
+                "Agency conduct breaches per day, by agency and rule",
+                [
+                    (
+                        "sum by (agency_id, rule) (increase(collections_conduct_breaches_total[1d]))",
+                        "{{agency_id}} {{rule}}",
+                    )
+                ],
+                stack=True,
+                description="outreach.conduct_breach: a contact an agency reported broke a rule (behaviour.md, Agencies). Evidence, not a refusal.",
+            ),
+            panel(
+                "Agency breach rate (breaches per contact reported, over a day)",
+                [
+                    (
+                        "sum by (agency_id) (increase(collections_conduct_breaches_total[1d])) / clamp_min(sum by (agency_id) (increase(collections_agency_contacts_total[1d])), 1)",
+                        "{{agency_id}}",
+                    )
+                ],
+                unit="percentunit",
+                description="Alerted on by CollectionsAgencyBreachRateHigh (deploy/prometheus/alerts.yml).",
+            ),
+            panel(
+                "Agency contacts reported per day",
+                [
+                    (
+                        "sum by (agency_id, channel) (increase(collections_agency_contacts_total[1d]))",
+                        "{{agency_id}} {{channel}}",
+                    )
+                ],
+                stack=True,
+            ),
+            panel(
+                "Placements and recalls per day, by agency",
+                [
+                    (
+                        "sum by (agency_id, event, reason) (increase(collections_placements_total[1d]))",
+                        "{{agency_id}} {{event}} {{reason}}",
                     )
                 ],
                 stack=True,

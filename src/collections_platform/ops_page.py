@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from collections_platform.ops_page_agencies import agency_sections
 from collections_platform.report import money, pct
 
 _COLOURS = ("#2f6f9f", "#d9822b", "#3f9f5f", "#b33f40", "#7f5fa8", "#8c6d3f", "#c65fa0", "#6f6f6f", "#2fa0a0")
@@ -93,6 +94,7 @@ def render_html(figures: dict[str, Any], apis: list[tuple[str, str]]) -> str:
             bar_chart("Suppressions by reason", list(f["suppressions"].items())),
             bar_chart("Promises, arrangements, cases", deals),
             bar_chart("Cure rate of ever-delinquent accounts (%)", cures, fmt="{:.1f} %"),
+            agency_sections(f),
         ]
     )
     return f"""<!doctype html>

@@ -79,8 +79,22 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
     other.table.add_row(f"cure rate without ({cure['without_plan_accounts']} accounts)", pct(cure["without_plan"]))
     for kind, count in f["rejected"].items():
         other.table.add_row(f"rejected: {kind}", f"{count:,}")
+    agencies = _table("Agencies", "agency", "open", "recalled", "collected", "commission", "breaches")
+    for agency, a in f.get("agencies", {}).items():
+        recalled = ", ".join(f"{r} {n}" for r, n in a["recalled_by_reason"].items())
+        agencies.table.add_row(
+            agency,
+            f"{a['open']:,}",
+            f"{sum(a['recalled_by_reason'].values()):,}" + (f" ({recalled})" if recalled else ""),
+            ", ".join(f"{c} {money(m)}" for c, m in a["collected_minor"].items()) or "0",
+            ", ".join(f"{c} {money(m)}" for c, m in a["commission_minor"].items()) or "0",
+            ", ".join(f"{r} {n}" for r, n in a["breaches_by_rule"].items()) or "none",
+        )
+    tables = (head, buckets, rolls, contacts, suppressions, deals, other)
+    if f.get("agencies"):
+        tables = (*tables, agencies)
     parts: list[Text | Table] = []
-    for titled in (head, buckets, rolls, contacts, suppressions, deals, other):
+    for titled in tables:
         parts.extend([Text(""), Text(titled.title, style="bold"), titled.table])
     return Group(*parts)
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
+
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES
@@ -25,6 +27,7 @@ from collections_events.store.uow import encode_envelope
 from collections_events.transport.embedded import EmbeddedPlatform
 from collections_events.validation import Event, read_structured
 from collections_platform.embedded import build_embedded, close_embedded
+from collections_platform.simulation.agencies import AgencySimulator
 from collections_platform.simulation.channels import ChannelSimulator
 from collections_platform.simulation.portfolio import Portfolio, PortfolioSettings
 from collections_platform.summary import Summary
@@ -47,7 +50,16 @@ class StateDirError(Exception):
 
 
 # What a previous run leaves in its state directory: anything else there is not ours to delete.
-_OURS = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal", "input.jsonl", "output.jsonl", "summary.json")
+_OURS = (
+    ".sqlite3",
+    ".sqlite3-wal",
+    ".sqlite3-shm",
+    ".sqlite3-journal",
+    "input.jsonl",
+    "output.jsonl",
+    "summary.json",
+    "config.yaml",
+)
 
 
 def fresh_state_dir(state_dir: Path) -> None:
@@ -85,9 +97,12 @@ async def simulate(
     simulation made a contract-invalid event.
     """
     fresh_state_dir(state_dir)
+    # The configuration the run used, so that `collections replay input.jsonl --config` repeats it.
+    (state_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
     began = time.perf_counter()
     portfolio = Portfolio(settings)
     channels = ChannelSimulator(settings.seed, lambda account: portfolio.customer(account).promise_keeping)
+    agencies = AgencySimulator(settings.seed)
     summary = Summary([b.name for b in config.delinquency.bucket_list])
     requests: list[dict[str, Any]] = []
     timings = {"generate": 0.0, "platform": 0.0, "channels": 0.0}
@@ -107,12 +122,15 @@ async def simulate(
             portfolio.note_arrangement(envelope.data["account_id"], True)
         elif envelope.type in ("outreach.arrangement_completed", "outreach.arrangement_broken"):
             portfolio.note_arrangement(envelope.data["account_id"], False)
+        elif envelope.type in ("legal.account_placed", "legal.placement_recalled"):
+            agencies.observe({"type": envelope.type, "data": envelope.data})
 
     # The state directory is emptied at every run (fresh_state_dir): commits need not wait for the disk.
     platform = build_embedded(state_dir, config, published, durable=False)
     try:
         await platform.start()
-        await _simulate_days(platform, portfolio, channels, summary, requests, timings, outputs, state_dir, on_day)
+        workers = _Workers(channels, agencies)
+        await _simulate_days(platform, portfolio, workers, summary, requests, timings, outputs, state_dir, on_day)
     except BaseException:
         # Interrupted (Ctrl-C cancels the task) or failed: the databases are closed here, not by the
         # garbage collector at exit (which logs each connection it has to close).
@@ -121,10 +139,18 @@ async def simulate(
     return SimulationRun(platform, summary, time.perf_counter() - began, timings)
 
 
+@dataclass
+class _Workers:
+    """Who answers between closes: the channel providers and the collection agencies."""
+
+    channels: ChannelSimulator
+    agencies: AgencySimulator
+
+
 async def _simulate_days(
     platform: EmbeddedPlatform,
     portfolio: Portfolio,
-    channels: ChannelSimulator,
+    workers: _Workers,
     summary: Summary,
     requests: list[dict[str, Any]],
     timings: dict[str, float],
@@ -132,17 +158,19 @@ async def _simulate_days(
     state_dir: Path,
     on_day: DayCallback | None,
 ) -> None:
-    """Every business day of the portfolio: channel results, the lender's events, then the close."""
+    """Every business day of the portfolio: channel and agency results, the lender's events, then the close."""
+    channels, agencies = workers.channels, workers.agencies
     with outputs, (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
-        feeder = _Feeder(platform, summary, channels, recording)
+        feeder = _Feeder(platform, summary, channels, recording, agencies)
         for number, day in enumerate(portfolio.days, start=1):
             t0 = time.perf_counter()
             results = [result for request in requests for result in channels.answer(request)]
+            results += agencies.work(day)
             requests.clear()
             timings["channels"] += time.perf_counter() - t0
             await feeder.feed_all(results, timings)
             t0 = time.perf_counter()
-            for payment in channels.take_payments():
+            for payment in [*channels.take_payments(), *agencies.take_payments()]:
                 portfolio.schedule_payment(payment.account_id, payment.on, payment.amount_minor)
             lender = portfolio.events_on(day)
             timings["generate"] += time.perf_counter() - t0
@@ -160,12 +188,18 @@ class _Feeder:
     """Validates, records and feeds inbound events, then drains the platform."""
 
     def __init__(
-        self, platform: EmbeddedPlatform, summary: Summary, channels: ChannelSimulator, recording: TextIO
+        self,
+        platform: EmbeddedPlatform,
+        summary: Summary,
+        channels: ChannelSimulator,
+        recording: TextIO,
+        agencies: AgencySimulator | None = None,
     ) -> None:
         self.platform = platform
         self.summary = summary
         self.channels = channels
         self.recording = recording
+        self.agencies = agencies
 
     async def feed_all(self, events: list[dict[str, Any]], timings: dict[str, float]) -> None:
         if not events:
@@ -177,6 +211,8 @@ class _Feeder:
             self.recording.write(json.dumps(raw, ensure_ascii=False, separators=(",", ":")) + "\n")
             self.summary.observe_inbound(raw)
             self.channels.observe(raw)
+            if self.agencies is not None:
+                self.agencies.observe(raw)
             self.platform.feed(EVENT_TYPES[parsed.type].topic, parsed)
         t0 = time.perf_counter()
         await self.platform.drain()

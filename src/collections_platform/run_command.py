@@ -22,6 +22,7 @@ from collections_platform.embedded import close_embedded
 from collections_platform.report import print_summary
 from collections_platform.run import InvalidSimulatedEvent, SimulationRun, StateDirError, simulate
 from collections_platform.serve import HOST, OPS_PORT, SERVICE_PORTS, api_urls, serve
+from collections_platform.simulation.agencies import lender_config
 from collections_platform.simulation.portfolio import PortfolioSettings
 from collections_platform.summary import Summary
 
@@ -32,6 +33,9 @@ def run_command(args: argparse.Namespace) -> int:
     Raises ConfigError (a bad `--config`), answered by the caller with a one-line reason.
     """
     config = load_config(args.config)
+    if args.config is None:
+        # Without a file the run is the simulated lender, which works with two agencies.
+        config = lender_config(config)
     # The run's own output is the progress bar and the summary: services log warnings and errors only.
     setup_logging(os.environ.get("LOG_LEVEL", "WARNING"))
     if not args.no_serve:

@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
+from collections_platform.summary_agencies import AgencyFigures
+
 
 class Summary:
     """Accumulates a run's figures from events as they are fed and published."""
@@ -46,6 +48,7 @@ class Summary:
         self.plan_accounts: set[str] = set()
         self.forgiven: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
+        self.agencies = AgencyFigures()
 
     def observe_inbound(self, event: dict[str, Any]) -> None:
         """One inbound event fed to the platform (structured mode)."""
@@ -59,6 +62,7 @@ class Summary:
         """One event the platform published: its type and data."""
         self.published[kind] += 1
         account = data.get("account_id", "")
+        self.agencies.observe(kind, data, self.currency.get(account, "?"))
         if kind == "delinquency.bucket_changed":
             self.bucket[account] = data["to_bucket"]
             if data["to_bucket"] != self.current:
@@ -140,6 +144,7 @@ class Summary:
                 "published_by_type": dict(sorted(self.published.items())),
             },
             "rejected": dict(self.rejections.most_common()),
+            "agencies": self.agencies.figures(),
         }
 
     def _roll_rates(self) -> list[dict[str, Any]]:

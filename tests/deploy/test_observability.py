@@ -59,6 +59,10 @@ def exercised() -> PlatformMetrics:
         ("outreach.contact_requested", {"channel": "sms"}),
         ("outreach.contact_suppressed", {"channel": "call", "reason": "frequency_cap"}),
         ("outreach.contact_recorded", {"kind": "result", "channel": "call", "outcome": "answered_rpc"}),
+        ("outreach.contact_recorded", {"kind": "result", "channel": "call", "outcome": "busy", "agency_id": "north"}),
+        ("outreach.conduct_breach", {"agency_id": "north", "rule": "outside_window"}),
+        ("legal.account_placed", {"agency_id": "north"}),
+        ("legal.placement_recalled", {"agency_id": "north", "reason": "expired"}),
         ("outreach.promise_kept", {}),
         ("outreach.arrangement_declined", {"reason": "not_delinquent"}),
         ("legal.case_closed", {"reason": "cured"}),
@@ -209,7 +213,7 @@ def promtool() -> str:
 def test_alert_rules_pass_promtool(promtool: str) -> None:
     done = subprocess.run([promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 9 rules found" in done.stdout
+    assert "SUCCESS: 10 rules found" in done.stdout
 
 
 def test_a_broken_rule_fails_promtool(promtool: str, tmp_path: Path) -> None:

@@ -86,11 +86,15 @@ def test_audit_verify_without_a_database_exits_2(tmp_path: Path) -> None:
 def test_replay_of_the_recorded_input_publishes_the_same_events(
     small_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
 ) -> None:
-    """The run drains before each close, replay after each event: the same events, ids included."""
+    """The run drains before each close, replay after each event: the same events, ids included
+    (under the configuration the run recorded: the simulated lender's agencies)."""
     _, state = small_run
     out = tmp_path / "replayed.jsonl"
     done = subprocess.run(
-        [*CLI, "replay", str(state / "input.jsonl"), "--out", str(out)], capture_output=True, text=True, timeout=600
+        [*CLI, "replay", str(state / "input.jsonl"), "--out", str(out), "--config", str(state / "config.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     run_lines = (state / "output.jsonl").read_text().splitlines()

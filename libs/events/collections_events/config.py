@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import itertools
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from collections_events.fields import MinorUnits
 from collections_events.inbound import Channel
@@ -190,11 +200,64 @@ class OutreachConfig(Section):
         return value
 
 
+def _number(value: Any) -> Decimal:
+    # A percentage may be written 30 or 33.5 (behaviour.md, Agencies); it is kept exact as a
+    # Decimal of the number as written, so that shares sum to exactly 100. Booleans and strings
+    # are not numbers here.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite() or not Decimal(0) <= number <= Decimal(100):
+        raise ValueError("must be a number from 0 to 100")
+    return number
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Percentage = Annotated[Decimal, BeforeValidator(_number), PlainSerializer(_plain_number, when_used="json")]
+"""A percentage from 0 to 100, decimals allowed, kept exact (`legal.placement.agencies`)."""
+
+
+class Agency(Section):
+    """One collection agency (`legal.placement.agencies[]`): its share of placements (percent of the
+    placement hash's range) and its commission on what it collects (percent)."""
+
+    id: str = Field(min_length=1, max_length=200)
+    share_pct: Percentage
+    commission_pct: Percentage
+
+
+class PlacementConfig(Section):
+    """`legal.placement`: agencies (default none: placement off), placement at `dpd >= from_dpd`,
+    recall after `days` (behaviour.md, Agencies)."""
+
+    agencies: list[Agency] = Field(default_factory=list)
+    from_dpd: Days = 120
+    days: DaysAtLeastOne = 90
+
+    @field_validator("agencies")
+    @classmethod
+    def _unique_and_whole(cls, value: list[Agency]) -> list[Agency]:
+        ids = [a.id for a in value]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"agency ids must be unique (repeated: {', '.join(duplicates)})")
+        total = sum((a.share_pct for a in value), Decimal(0))
+        if value and total != 100:
+            raise ValueError(f"share_pct must sum to 100 (they sum to {total.normalize():f})")
+        return value
+
+
 class LegalConfig(Section):
-    """`legal.*`: refer at `dpd >= referral_dpd` with at least `min_contact_attempts` requests."""
+    """`legal.*`: refer at `dpd >= referral_dpd` with at least `min_contact_attempts` requests and
+    `past_due_minor >= min_past_due_minor`; `placement` hands accounts to agencies."""
 
     referral_dpd: DaysAtLeastOne = 90
     min_contact_attempts: Count = 3
+    min_past_due_minor: MinorUnits = 0
+    placement: PlacementConfig = PlacementConfig()
 
 
 class TopicsConfig(Section):

@@ -171,7 +171,8 @@ class ArrangementTerms(InboundData):
 class ContactResultReported(InboundData):
     """`contact.result_reported`: what a channel or an agent reports of a contact.
 
-    Raises ValueError when both `promise` and `arrangement` are given.
+    Raises ValueError when both `promise` and `arrangement` are given, or when an agency's result
+    (`agency_id` set) carries an `attempt_id`.
     """
 
     account_id: Identifier
@@ -181,9 +182,13 @@ class ContactResultReported(InboundData):
     occurred_at: Instant
     promise: PromiseTerms | None = None
     arrangement: ArrangementTerms | None = None
+    agency_id: Identifier | None = None
+    """Set by a collection agency reporting its own contact (added); `attempt_id` is then null."""
 
     @model_validator(mode="after")
     def _one_of(self) -> ContactResultReported:
         if self.promise is not None and self.arrangement is not None:
             raise ValueError("promise and arrangement: at most one of the two")
+        if self.agency_id is not None and self.attempt_id is not None:
+            raise ValueError("attempt_id: must be null when agency_id is set (an agency reports its own contacts)")
         return self

@@ -9,7 +9,7 @@ and `_total` to counters; `PROMETHEUS_NAMES` lists the exported names that dashb
 may use (tests/deploy checks them). Every series carries `service_name` (`collections-<service>`).
 
 Attributes are low-cardinality on purpose: topic, partition, consumer group, event type, outcome,
-channel, reason. Never an account id or anything personal.
+channel, reason, agency (a lender has a handful). Never an account id or anything personal.
 
 Where the runtime calls what (`m = setup_metrics(spec.name)` at process start; `add_metrics_route(app)`
 in `api.service_app`):
@@ -60,6 +60,9 @@ PROMETHEUS_NAMES = frozenset(
         "collections_dead_lettered_total",
         "collections_rejected_total",
         "collections_bucket_transitions_total",
+        "collections_conduct_breaches_total",
+        "collections_agency_contacts_total",
+        "collections_placements_total",
         "collections_accounts_in_bucket",
         "collections_charge_offs_total",
         "collections_contacts_requested_total",
@@ -184,6 +187,21 @@ class PlatformMetrics:
         self.cases = meter.create_counter(
             "collections.cases", unit="{case}", description="Legal cases, by event (opened, closed) and reason"
         )
+        self.conduct_breaches = meter.create_counter(
+            "collections.conduct_breaches",
+            unit="{breach}",
+            description="outreach.conduct_breach, by agency and rule",
+        )
+        self.agency_contacts = meter.create_counter(
+            "collections.agency_contacts",
+            unit="{contact}",
+            description="Agencies' contact results recorded on the trail, by agency and channel",
+        )
+        self.placements = meter.create_counter(
+            "collections.placements",
+            unit="{placement}",
+            description="Placements with agencies, by agency, event (placed, recalled) and recall reason",
+        )
         self.day_close_duration = meter.create_histogram(
             "collections.day_close.duration",
             unit="s",
@@ -295,6 +313,15 @@ class PlatformMetrics:
             self.contacts_suppressed.add(1, {"channel": str(data.get("channel")), "reason": str(data.get("reason"))})
         elif event_type == "outreach.contact_recorded" and data.get("kind") == "result":
             self.contact_results.add(1, {"channel": str(data.get("channel")), "outcome": str(data.get("outcome"))})
+            if data.get("agency_id"):
+                self.agency_contacts.add(1, {"agency_id": str(data["agency_id"]), "channel": str(data.get("channel"))})
+        elif event_type == "outreach.conduct_breach":
+            self.conduct_breaches.add(1, {"agency_id": str(data.get("agency_id")), "rule": str(data.get("rule"))})
+        elif event_type == "legal.account_placed":
+            self.placements.add(1, {"agency_id": str(data.get("agency_id")), "event": "placed", "reason": "placement"})
+        elif event_type == "legal.placement_recalled":
+            agency = str(data.get("agency_id"))
+            self.placements.add(1, {"agency_id": agency, "event": "recalled", "reason": str(data.get("reason"))})
         elif event_type in _PROMISE_EVENTS:
             self.promises.add(1, {"outcome": _PROMISE_EVENTS[event_type]})
         elif event_type in _ARRANGEMENT_EVENTS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from collections_events.fields import Count, Identifier, Instant, IsoDate, MinorUnits
 from collections_events.inbound import ArrangementTerms, Channel, Installment, Outcome
@@ -22,6 +22,7 @@ SuppressionReason = Literal[
     "bankruptcy",
     "deceased",
     "legal_hold",
+    "placed",
     "promise_active",
     "arrangement_active",
     "rpc_cooldown",
@@ -33,6 +34,17 @@ DeclineReason = Literal[
     "outside_allowed_dates",
     "below_settlement_floor",
 ]
+ConductRule = Literal[
+    "deceased",
+    "bankruptcy",
+    "cease_and_desist",
+    "dispute",
+    "outside_window",
+    "rpc_cooldown",
+    "frequency_cap",
+]
+"""The rules an agency's contact is checked against, in the order breaches are published."""
+RecallReason = Literal["bankruptcy", "deceased", "dispute", "cured", "expired"]
 CaseCloseReason = Literal["cured", "paid", "settled", "withdrawn", "bankruptcy", "deceased"]
 ArrangementKind = Literal["plan", "settlement"]
 
@@ -149,6 +161,9 @@ class ContactRecorded(OutboundData):
     sequence: int
     prev_hash: str
     hash: str
+    agency_id: Identifier | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Only on a record of an agency's result (added): the key is absent from the lender's own records,
+    so their JSON, and every existing chain, is unchanged."""
 
 
 class PromiseEvent(OutboundData):
@@ -277,6 +292,44 @@ class ArrangementRequested(ArrangementTerms):
 
     account_id: Identifier
     occurred_at: Instant
+
+
+class AccountPlaced(OutboundData):
+    """`legal.account_placed`: the account is handed to agency `agency_id` at the close `as_of`,
+    to be recalled at the latest at the close of `recall_on` (behaviour.md, Agencies)."""
+
+    placement_id: Identifier
+    account_id: Identifier
+    agency_id: Identifier
+    as_of: IsoDate
+    dpd: Count
+    past_due_minor: MinorUnits
+    recall_on: IsoDate
+
+
+class PlacementRecalled(OutboundData):
+    """`legal.placement_recalled` at the close `as_of`: what the agency collected while it held the
+    account (minor units, reversals deducted) and its commission (floor of the percentage)."""
+
+    placement_id: Identifier
+    account_id: Identifier
+    agency_id: Identifier
+    as_of: IsoDate
+    reason: RecallReason
+    collected_minor: MinorUnits
+    commission_minor: MinorUnits
+
+
+class ConductBreach(OutboundData):
+    """`outreach.conduct_breach`: an agency's recorded contact (`record_id`) broke rule `rule`.
+
+    Evidence, not a refusal: the contact stays on the trail (behaviour.md, Agencies, Conduct).
+    """
+
+    account_id: Identifier
+    agency_id: Identifier
+    record_id: Identifier
+    rule: ConductRule
 
 
 class EventRejected(OutboundData):

@@ -52,6 +52,9 @@ _TYPES = [
     EventType("legal.case_close_requested", o.CaseCloseRequested, "legal", False),
     EventType("system.event_rejected", o.EventRejected, "rejected", False),
     EventType("outreach.arrangement_requested", o.ArrangementRequested, "outreach", False),
+    EventType("legal.account_placed", o.AccountPlaced, "legal", False),
+    EventType("legal.placement_recalled", o.PlacementRecalled, "legal", False),
+    EventType("outreach.conduct_breach", o.ConductBreach, "outreach", False),
 ]
 
 EVENT_TYPES: dict[str, EventType] = {t.name: t for t in _TYPES}

@@ -22,6 +22,7 @@ from collections_events.store.uow import ConcurrencyError
 from collections_events.validation import Rejection
 from collections_legal.adapters.tables import TABLES
 from collections_legal.app.evidence import evidence_bundle, evidence_csv
+from collections_legal.app.placement_repository import PlacementFilter, PlacementRepository, empty_figures
 from collections_legal.app.repository import CaseFilter, CaseRow, LegalRepository
 from collections_legal.app.state import AccountStore
 from collections_legal.domain.lifecycle import (
@@ -130,6 +131,50 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
     async def evidence_as_csv(case_id: str, session: Session, rt: Runtime) -> Response:
         """The evidence bundle as one CSV table for a court filing."""
         return _csv(await _bundle(session, rt, case_id), case_id)
+
+    @app.get("/placements", tags=["agencies"])
+    async def list_placements(
+        session: Session,
+        agency_id: str | None = None,
+        status: Literal["open", "recalled"] | None = None,
+        account_id: str | None = None,
+        placed_from: date | None = None,
+        placed_to: date | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Placements with agencies by placing close, account and id, filtered (dates inclusive), paged."""
+        where = PlacementFilter(agency_id, status, account_id, placed_from, placed_to)
+        rows, total = await PlacementRepository(session, TABLES).list(where, limit=limit, offset=offset)
+        next_offset = offset + len(rows) if offset + len(rows) < total else None
+        return {
+            "items": [r.to_json() for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": next_offset,
+        }
+
+    @app.get("/placements/{placement_id}", tags=["agencies"])
+    async def get_placement(placement_id: str, session: Session) -> dict[str, Any]:
+        """One placement: how it was placed and, once recalled, why, what was collected and the commission."""
+        row = await PlacementRepository(session, TABLES).get(placement_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no placement {placement_id}")
+        return row.to_json()
+
+    @app.get("/agencies", tags=["agencies"])
+    async def agencies(session: Session, rt: Runtime) -> dict[str, Any]:
+        """Per agency (configured ones in config order, then any other that holds placements): its terms,
+        open and recalled placements (by reason), collected and commission over recalled ones (minor units)."""
+        figures = await PlacementRepository(session, TABLES).agency_figures()
+        out = []
+        for agency in rt.config.legal.placement.agencies:
+            terms = {"share_pct": float(agency.share_pct), "commission_pct": float(agency.commission_pct)}
+            out.append({"agency_id": agency.id, "configured": True, **terms, **figures.pop(agency.id, empty_figures())})
+        for agency_id in sorted(figures):
+            out.append({"agency_id": agency_id, "configured": False, **figures[agency_id]})
+        return {"agencies": out}
 
     return app
 

@@ -19,6 +19,7 @@ SPEC = ServiceSpec(
         Subscription("ledger", frozenset({"ledger.balance_changed"})),
         Subscription("delinquency", frozenset({"delinquency.bucket_changed", "delinquency.dpd_changed"})),
         Subscription("accounts", frozenset({"account.flag_set", "account.flag_cleared"})),
+        Subscription("payments", frozenset({"payment.received", "payment.reversed"})),
         Subscription(
             "outreach",
             frozenset(

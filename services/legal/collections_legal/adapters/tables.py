@@ -63,5 +63,28 @@ def legal_tables(metadata: MetaData) -> dict[str, Table]:
     return {"cases": cases, "case_history": history, "trail": trail}
 
 
+def placement_tables(metadata: MetaData) -> dict[str, Table]:
+    """Add legal's placements table to `metadata` (schema of migration 0002_agencies)."""
+    placements = Table(
+        "legal_placements",
+        metadata,
+        Column("placement_id", String(200), primary_key=True),
+        Column("account_id", String(200), nullable=False, index=True),
+        Column("agency_id", String(200), nullable=False, index=True),
+        Column("placed_on", Date, nullable=False, index=True),
+        Column("dpd", Integer, nullable=False),
+        Column("past_due_minor", BigInteger, nullable=False),
+        Column("recall_on", Date, nullable=False),
+        Column("status", String(20), nullable=False, index=True),
+        Column("recalled_on", Date, nullable=True),
+        Column("reason", String(20), nullable=True),
+        Column("collected_minor", BigInteger, nullable=True),
+        Column("commission_minor", BigInteger, nullable=True),
+        Column("placed_event_id", String(200), nullable=False),
+        Column("recalled_event_id", String(200), nullable=True),
+    )
+    return {"placements": placements}
+
+
 metadata = MetaData()
-TABLES = {**platform_tables(metadata), **legal_tables(metadata)}
+TABLES = {**platform_tables(metadata), **legal_tables(metadata), **placement_tables(metadata)}

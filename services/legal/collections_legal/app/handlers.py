@@ -5,6 +5,9 @@
 - Upstream facts (balance, flags, delinquency, promises, arrangements, contact records) update the
   account's state and wake date; a cure closes its open case (`cured`, as of the event's `as_of`),
   a `bankruptcy` or `deceased` flag closes it with that reason as of the last closed date.
+- Placement (behaviour.md, Agencies): at the same close, after the referral rule, recall an open
+  placement or place the account; payments (`payment.received`/`payment.reversed`) are kept while
+  agencies are configured, for what an agency collected.
 - Agents' commands (`legal.case_move_requested`, `legal.case_close_requested`) move or close a case
   through the lifecycle; a refused one is answered with `system.event_rejected` and changes nothing.
 """
@@ -23,9 +26,10 @@ from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_legal.app.cases import close_case, move_case, open_case
 from collections_legal.app.facts import fold_fact, is_cure
+from collections_legal.app.placements import after_referral
 from collections_legal.app.repository import LegalRepository
 from collections_legal.app.state import AccountStore, last_closed, set_last_closed
-from collections_legal.domain.account import apply_request
+from collections_legal.domain.account import Payment, apply_payment, apply_request, apply_reversal, forget_payments
 from collections_legal.domain.lifecycle import check_close, check_move
 from collections_legal.domain.referral import Referral, decide_referral
 
@@ -40,7 +44,9 @@ def make_handler(tables: Mapping[str, Table]) -> Handler:
         repo = LegalRepository(uow.session, tables)
         data = event.data
         if isinstance(data, inbound.DayClosed):
-            await _close_day(uow, repo, data.as_of)
+            await _close_day(uow, repo, tables, data.as_of)
+        elif isinstance(data, inbound.PaymentReceived | inbound.PaymentReversed):
+            await _payment(uow, data)
         elif isinstance(data, outbound.CaseMoveRequested):
             await _move(event, uow, repo, data)
         elif isinstance(data, outbound.CaseCloseRequested):
@@ -51,7 +57,7 @@ def make_handler(tables: Mapping[str, Table]) -> Handler:
     return handle
 
 
-async def _close_day(uow: UnitOfWork, repo: LegalRepository, on: date) -> None:
+async def _close_day(uow: UnitOfWork, repo: LegalRepository, tables: Mapping[str, Table], on: date) -> None:
     previous = await last_closed(uow)
     if previous is not None and on <= previous:
         return
@@ -65,8 +71,28 @@ async def _close_day(uow: UnitOfWork, repo: LegalRepository, on: date) -> None:
         if isinstance(decision, Referral):
             account = await open_case(uow, repo, decision, account)
             opened += 1
+        account = await after_referral(uow, tables, account, on, store.placement_rules)
+        account = forget_payments(account, on)
         await store.save(account, version)
     log.info("day closed", as_of=on.isoformat(), accounts_read=len(woken), cases_opened=opened)
+
+
+async def _payment(uow: UnitOfWork, data: inbound.PaymentReceived | inbound.PaymentReversed) -> None:
+    """Keep a payment (or its reversal) for what an agency collects; nothing while placement is off."""
+    store = AccountStore(uow)
+    if not store.placement_rules.agencies:
+        return
+    account, version = await store.load(data.account_id)
+    before = account
+    if isinstance(data, inbound.PaymentReceived):
+        account = apply_payment(account, Payment(data.payment_id, data.amount_minor, data.received_on))
+    else:
+        account = apply_reversal(account, data.payment_id)
+    closed = await last_closed(uow)
+    if closed is not None:
+        account = forget_payments(account, closed)
+    if account != before:
+        await store.save(account, version)
 
 
 async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:

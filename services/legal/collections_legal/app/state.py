@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from collections_events.config import PlacementConfig
 from collections_events.store.uow import UnitOfWork
 from collections_legal.domain.account import LegalAccount
 from collections_legal.domain.codec import from_state, to_state
+from collections_legal.domain.placement import AgencyTerms, PlacementRules, placement_wake_on
 from collections_legal.domain.referral import ReferralRules, wake_on
 
 CLOCK_STREAM = "clock"
@@ -29,7 +31,8 @@ class AccountStore:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         legal = uow.config.legal
-        self.rules = ReferralRules(legal.referral_dpd, legal.min_contact_attempts)
+        self.rules = ReferralRules(legal.referral_dpd, legal.min_contact_attempts, legal.min_past_due_minor)
+        self.placement_rules = placement_rules(legal.placement)
 
     async def load(self, account_id: str) -> tuple[LegalAccount, int]:
         """The account and its snapshot version (0 and an empty account when first seen)."""
@@ -44,13 +47,25 @@ class AccountStore:
             account_stream(account.account_id),
             to_state(account),
             expected_version=version,
-            wake_on=wake_on(account, self.rules),
+            wake_on=account_wake_on(account, self.rules, self.placement_rules),
         )
 
     async def waking(self, on: date) -> list[str]:
         """The accounts whose wake date is on or before `on`, by account id."""
         streams = await self.uow.waking(on)
         return [s.removeprefix(ACCOUNT_PREFIX) for s in streams if s.startswith(ACCOUNT_PREFIX)]
+
+
+def placement_rules(config: PlacementConfig) -> PlacementRules:
+    """The domain's rules from `legal.placement`."""
+    agencies = tuple(AgencyTerms(a.id, a.share_pct, a.commission_pct) for a in config.agencies)
+    return PlacementRules(agencies, config.from_dpd, config.days)
+
+
+def account_wake_on(account: LegalAccount, rules: ReferralRules, placing: PlacementRules) -> date | None:
+    """The first close that needs the account: the earlier of the referral's and the placement's."""
+    dates = [d for d in (wake_on(account, rules), placement_wake_on(account, placing)) if d is not None]
+    return min(dates) if dates else None
 
 
 async def last_closed(uow: UnitOfWork) -> date | None:

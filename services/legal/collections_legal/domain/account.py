@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 BLOCKING_FLAGS = frozenset({"dispute", "bankruptcy", "deceased"})
@@ -69,6 +70,33 @@ class Decline:
 
 
 @dataclass(frozen=True)
+class Payment:
+    """A payment legal has seen on the payments topic: `amount_minor` received on `received_on`;
+    `standing` is False once reversed (a re-presented payment stands again)."""
+
+    payment_id: str
+    amount_minor: int
+    received_on: date
+    standing: bool = True
+
+
+@dataclass(frozen=True)
+class OpenPlacement:
+    """The account's open placement with agency `agency_id` (behaviour.md, Agencies).
+
+    Placed at the close `as_of`, recalled at the latest at the close of `recall_on`; `commission_pct`
+    is the agency's commission when it was placed; `checked_on` the last close that looked at it.
+    """
+
+    placement_id: str
+    agency_id: str
+    as_of: date
+    recall_on: date
+    commission_pct: Decimal
+    checked_on: date
+
+
+@dataclass(frozen=True)
 class LegalAccount:
     """Legal's state of one account.
 
@@ -86,18 +114,54 @@ class LegalAccount:
     requests: tuple[tuple[date, int], ...] = ()
     open_case_id: str | None = None
     hold_until_cure: bool = False
+    placement: OpenPlacement | None = None
+    placed_in_episode: bool = False
+    """An account is placed at most once per delinquency episode; a cure ends the episode."""
+    payments: tuple[Payment, ...] = ()
+    """Payments by `payment_id` (for what an agency collected while it held the account)."""
 
 
 # -- folding facts in -----------------------------------------------------------------------------
 def apply_balance(account: LegalAccount, unpaid: tuple[UnpaidDue, ...]) -> LegalAccount:
     """Replace the unpaid dues (the ledger's latest word); an account with none is cured."""
     ordered = tuple(sorted(unpaid, key=lambda d: (d.due_date, d.due_id)))
-    return replace(account, unpaid_dues=ordered, hold_until_cure=account.hold_until_cure and bool(ordered))
+    return replace(
+        account,
+        unpaid_dues=ordered,
+        hold_until_cure=account.hold_until_cure and bool(ordered),
+        placed_in_episode=account.placed_in_episode and bool(ordered),
+    )
 
 
 def apply_cure(account: LegalAccount) -> LegalAccount:
-    """The account is current again (delinquency says dpd 0): a manual close's hold ends."""
-    return replace(account, hold_until_cure=False)
+    """The account is current again (delinquency says dpd 0): a manual close's hold ends, and so
+    does the episode (a later one may be placed again)."""
+    return replace(account, hold_until_cure=False, placed_in_episode=False)
+
+
+def apply_payment(account: LegalAccount, payment: Payment) -> LegalAccount:
+    """A `payment.received`: a repeat of a standing payment changes nothing; after its reversal the
+    same `payment_id` stands again (a re-presented payment; behaviour.md, Ledger)."""
+    known = next((p for p in account.payments if p.payment_id == payment.payment_id), None)
+    if known is not None and known.standing:
+        return account
+    others = tuple(p for p in account.payments if p.payment_id != payment.payment_id)
+    return replace(account, payments=tuple(sorted((*others, payment), key=lambda p: p.payment_id)))
+
+
+def apply_reversal(account: LegalAccount, payment_id: str) -> LegalAccount:
+    """A `payment.reversed`: the payment no longer counts (unknown payment ids change nothing)."""
+    payments = tuple(replace(p, standing=False) if p.payment_id == payment_id else p for p in account.payments)
+    return replace(account, payments=payments)
+
+
+def forget_payments(account: LegalAccount, through: date) -> LegalAccount:
+    """Drop payments received on or before `through` while no placement is open: they can count
+    toward no placement made at that close or later (collected counts `received_on` after `as_of`)."""
+    if account.placement is not None:
+        return account
+    kept = tuple(p for p in account.payments if p.received_on > through)
+    return account if len(kept) == len(account.payments) else replace(account, payments=kept)
 
 
 def apply_flag(account: LegalAccount, flag: str, *, is_set: bool) -> LegalAccount:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from collections_legal.domain.account import Arrangement, Decline, LegalAccount, Promise, UnpaidDue
+from collections_legal.domain.account import (
+    Arrangement,
+    Decline,
+    LegalAccount,
+    OpenPlacement,
+    Payment,
+    Promise,
+    UnpaidDue,
+)
 
 
 def to_state(account: LegalAccount) -> dict[str, Any]:
@@ -44,7 +53,43 @@ def to_state(account: LegalAccount) -> dict[str, Any]:
         "requests": [[on.isoformat(), count] for on, count in account.requests],
         "open_case_id": account.open_case_id,
         "hold_until_cure": account.hold_until_cure,
+        **_placement_state(account),
     }
+
+
+def _placement_state(account: LegalAccount) -> dict[str, Any]:
+    # Only accounts that have met an agency or paid carry these keys (older snapshots lack them).
+    out: dict[str, Any] = {}
+    p = account.placement
+    if p is not None:
+        out["placement"] = {
+            "placement_id": p.placement_id,
+            "agency_id": p.agency_id,
+            "as_of": p.as_of.isoformat(),
+            "recall_on": p.recall_on.isoformat(),
+            "commission_pct": str(p.commission_pct),
+            "checked_on": p.checked_on.isoformat(),
+        }
+    if account.placed_in_episode:
+        out["placed_in_episode"] = True
+    if account.payments:
+        out["payments"] = [
+            [x.payment_id, x.amount_minor, x.received_on.isoformat(), x.standing] for x in account.payments
+        ]
+    return out
+
+
+def _placement(raw: dict[str, Any] | None) -> OpenPlacement | None:
+    if raw is None:
+        return None
+    return OpenPlacement(
+        placement_id=raw["placement_id"],
+        agency_id=raw["agency_id"],
+        as_of=date.fromisoformat(raw["as_of"]),
+        recall_on=date.fromisoformat(raw["recall_on"]),
+        commission_pct=Decimal(raw["commission_pct"]),
+        checked_on=date.fromisoformat(raw["checked_on"]),
+    )
 
 
 def from_state(state: dict[str, Any]) -> LegalAccount:
@@ -77,6 +122,12 @@ def from_state(state: dict[str, Any]) -> LegalAccount:
         requests=tuple((date.fromisoformat(on), int(count)) for on, count in state["requests"]),
         open_case_id=state["open_case_id"],
         hold_until_cure=bool(state["hold_until_cure"]),
+        placement=_placement(state.get("placement")),
+        placed_in_episode=bool(state.get("placed_in_episode", False)),
+        payments=tuple(
+            Payment(pid, int(amount), date.fromisoformat(on), bool(standing))
+            for pid, amount, on, standing in state.get("payments", [])
+        ),
     )
 
 

@@ -32,6 +32,7 @@ class ReferralRules:
 
     referral_dpd: int = 90
     min_contact_attempts: int = 3
+    min_past_due_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,14 @@ def decide_referral(account: LegalAccount, on: date, rules: ReferralRules) -> Re
     attempts = attempts_before(account, on)
     if account.open_case_id is not None:
         return NoReferral("case_open")
+    if account.placement is not None:
+        return NoReferral("placed")
     if account.hold_until_cure:
         return NoReferral("closed_until_cure")
     if dpd < rules.referral_dpd:
         return NoReferral("dpd_below_referral")
+    if past_due_minor < rules.min_past_due_minor:
+        return NoReferral("below_min_past_due")
     blocking = sorted(account.flags & BLOCKING_FLAGS)
     if blocking:
         return NoReferral(blocking[0])
@@ -82,9 +87,19 @@ def wake_on(account: LegalAccount, rules: ReferralRules) -> date | None:
     """
     if account.open_case_id is not None or account.hold_until_cure or account.flags & BLOCKING_FLAGS:
         return None
-    if not account.unpaid_dues:
+    if account.placement is not None or not account.unpaid_dues:
         return None
     bounds = [min(d.due_date for d in account.unpaid_dues) + timedelta(days=rules.referral_dpd)]
+    if rules.min_past_due_minor > 0:
+        # past_due_minor at D sums the dues dated before D: it grows as dues fall due.
+        running = 0
+        for due in sorted(account.unpaid_dues, key=lambda d: d.due_date):
+            running += due.unpaid_minor
+            if running >= rules.min_past_due_minor:
+                bounds.append(due.due_date + ONE_DAY)
+                break
+        else:
+            return None
     needed = rules.min_contact_attempts
     if needed > 0:
         seen = 0

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collections_events.api import command_event, get_runtime, get_session, service_app, unprocessable
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Rejection
+from collections_outreach.adapters.conduct_api import add_conduct_routes
 from collections_outreach.adapters.tables import TREATMENT
 from collections_outreach.app.store import CLOCK_STREAM
 from collections_outreach.app.trail_store import read_trail, verify_trail
@@ -93,6 +94,7 @@ def _other_account(body: dict[str, Any], account_id: str) -> JSONResponse | None
 def create_api(runtime: ServiceRuntime) -> FastAPI:
     """The outreach service's FastAPI app."""
     app: FastAPI = service_app(runtime, title="collections outreach", description=__doc__ or "")
+    add_conduct_routes(app)
 
     @app.get("/accounts/in-treatment", tags=["agents"])
     async def in_treatment(

@@ -19,7 +19,10 @@ SPEC = ServiceSpec(
         Subscription("clock", frozenset({"day.closed"})),
         Subscription("delinquency", frozenset({"delinquency.bucket_changed", "delinquency.dpd_changed"})),
         Subscription("results", frozenset({"contact.result_reported"})),
-        Subscription("legal", frozenset({"legal.case_opened", "legal.case_closed"})),
+        Subscription(
+            "legal",
+            frozenset({"legal.case_opened", "legal.case_closed", "legal.account_placed", "legal.placement_recalled"}),
+        ),
         Subscription("payments", frozenset({"payment.received", "payment.reversed"})),
         Subscription("billing", frozenset({"payment.due"})),
     ),

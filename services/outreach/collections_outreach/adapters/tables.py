@@ -39,6 +39,30 @@ def trail_table(meta: MetaData) -> Table:
     )
 
 
+def agency_trail_column() -> Column[str]:
+    """The trail's `agency_id` column (migration 0002_agencies): set only on an agency's result."""
+    return Column("agency_id", String(200), nullable=True)
+
+
+def conduct_table(meta: MetaData) -> Table:
+    """`conduct_breaches`: one row per `outreach.conduct_breach` (migration 0002_agencies), for the API.
+
+    `local_date` is the result's `occurred_at` in the customer's timezone when it was recorded.
+    """
+    return Table(
+        "conduct_breaches",
+        meta,
+        Column("breach_id", String(200), primary_key=True),
+        Column("account_id", String(200), nullable=False, index=True),
+        Column("agency_id", String(200), nullable=False, index=True),
+        Column("record_id", String(200), nullable=False),
+        Column("rule", String(40), nullable=False, index=True),
+        Column("channel", String(20), nullable=False),
+        Column("occurred_at", String(64), nullable=False),
+        Column("local_date", Date, nullable=False, index=True),
+    )
+
+
 def treatment_table(meta: MetaData) -> Table:
     """Accounts in an episode (`delinquent_since` not null), indexed for the agents' listing."""
     return Table(
@@ -50,6 +74,9 @@ def treatment_table(meta: MetaData) -> Table:
 
 
 TRAIL = trail_table(metadata)
+TRAIL.append_column(agency_trail_column())
 TREATMENT = treatment_table(metadata)
+CONDUCT = conduct_table(metadata)
 TABLES["contact_trail"] = TRAIL
 TABLES["treatment"] = TREATMENT
+TABLES["conduct_breaches"] = CONDUCT

@@ -29,6 +29,7 @@ from collections_outreach.app.store import (
 from collections_outreach.domain import account as fold
 from collections_outreach.domain.evaluate import evaluate
 from collections_outreach.domain.payments import apply_payment, apply_reversal
+from collections_outreach.domain.placement import apply_placed, apply_recalled
 from collections_outreach.domain.state import AccountState
 
 log = structlog.get_logger("collections.outreach")
@@ -74,6 +75,10 @@ async def _apply(uow: UnitOfWork, event: Event, state: AccountState) -> AccountS
         return await _delinquency(uow, state, data.delinquent_since, data.as_of)
     if isinstance(data, outbound.CaseOpened | outbound.CaseClosed):
         return fold.apply_case(state, data.case_id, data.as_of, kind == "legal.case_opened")
+    if isinstance(data, outbound.AccountPlaced):
+        return apply_placed(state, data.placement_id, data.agency_id, data.as_of)
+    if isinstance(data, outbound.PlacementRecalled):
+        return apply_recalled(state, data.placement_id, data.agency_id, data.as_of)
     if isinstance(data, inbound.ContactResultReported):
         return await on_result(uow, state, data)
     if isinstance(data, outbound.ArrangementRequested):

@@ -85,6 +85,7 @@ async def record_contact(
     occurred_at: str,
     as_of: str | None,
     purpose: str,
+    agency_id: str | None = None,
 ) -> tuple[AccountState, outbound.ContactRecorded]:
     """Append one record to the account's trail and publish it as `outreach.contact_recorded`.
 
@@ -101,6 +102,7 @@ async def record_contact(
         outcome=outcome,
         occurred_at=occurred_at,
         as_of=as_of,
+        agency_id=agency_id,
     )
     data = outbound.ContactRecorded.model_validate(record)
     await append_record(uow.session, record)

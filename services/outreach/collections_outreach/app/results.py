@@ -13,6 +13,7 @@ from collections_events import inbound, outbound
 from collections_events.ids import derive_id
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.app import publish
+from collections_outreach.app.agency_results import check_conduct, refusal, remember_call
 from collections_outreach.domain.arrangements import decline_reason, make_arrangement
 from collections_outreach.domain.promises import record_promise
 from collections_outreach.domain.state import AccountState
@@ -21,9 +22,18 @@ from collections_outreach.domain.window import local_date
 
 
 async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactResultReported) -> AccountState:
-    """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement."""
+    """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement.
+
+    An agency's result (`agency_id`) is recorded with its `agency_id` and checked for conduct
+    breaches; one naming an agency that is not configured is rejected and changes nothing.
+    """
+    refused = refusal(uow.config, data)
+    if refused is not None:
+        uow.reject(refused)
+        return state
     cause = publish.cause_id(uow)
-    state, _ = await publish.record_contact(
+    before = state
+    state, record = await publish.record_contact(
         uow,
         state,
         record_id=derive_id(cause, "record"),
@@ -34,7 +44,11 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
         occurred_at=data.occurred_at,
         as_of=None,
         purpose="recorded",
+        agency_id=data.agency_id,
     )
+    if data.agency_id is not None:
+        await check_conduct(uow, before, data, record)
+    state = remember_call(uow, state, data)
     if data.outcome == "answered_rpc":
         state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at))
     day = local_date(data.occurred_at, timezone_of(state))

@@ -17,21 +17,31 @@ from collections_outreach.adapters.tables import TRAIL
 
 FIELDS = tuple(ContactRecorded.model_fields)
 """The columns of a trail record: exactly the fields of `outreach.contact_recorded`, in its order."""
+OPTIONAL_FIELDS = ("agency_id",)
+"""Fields only some records have (an agency's result): a null column means the key is absent."""
 
 _APPEND = insert(TRAIL)
 
 
 async def append_record(session: AsyncSession, record: dict[str, Any]) -> None:
     """Insert one record (the data of an `outreach.contact_recorded`)."""
-    await execute(session, _APPEND, {k: record[k] for k in FIELDS})
+    await execute(session, _APPEND, {k: record.get(k) for k in FIELDS})
 
 
 async def read_trail(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:
-    """The account's records, oldest first, with exactly the fields of `outreach.contact_recorded`."""
+    """The account's records, oldest first, with exactly the fields of `outreach.contact_recorded`
+    each record was made with (no `agency_id` key on the lender's own records)."""
     rows = await session.execute(
         select(*(TRAIL.c[k] for k in FIELDS)).where(TRAIL.c.account_id == account_id).order_by(TRAIL.c.sequence)
     )
-    return [dict(r._mapping) for r in rows]
+    records = []
+    for row in rows:
+        record = dict(row._mapping)
+        for key in OPTIONAL_FIELDS:
+            if record.get(key) is None:
+                record.pop(key, None)
+        records.append(record)
+    return records
 
 
 async def verify_trail(session: AsyncSession, account_id: str) -> ChainVerdict:

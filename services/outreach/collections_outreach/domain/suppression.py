@@ -1,6 +1,6 @@
 """Whether a step that fires may ask for a contact, and the first reason it may not.
 
-behaviour.md (Outreach), checked in this order: deceased, bankruptcy, legal_hold, cease_and_desist,
+behaviour.md (Outreach), checked in this order: deceased, bankruptcy, legal_hold, placed, cease_and_desist,
 dispute, promise_active, arrangement_active, no_consent, no_destination, rpc_cooldown,
 frequency_cap. Dates: `as_of` is the business date being evaluated (D); `window_date` the local date
 of the contact window (D+1).
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from collections_events.config import OutreachConfig
+from collections_outreach.domain.placement import placed_hold
 from collections_outreach.domain.state import AccountState, Profile
 from collections_outreach.domain.window import UTC_ZONE, local_date
 
@@ -92,6 +93,8 @@ def suppression_reason(
             return flag
     if legal_hold(state, as_of):
         return "legal_hold"
+    if placed_hold(state, as_of):
+        return "placed"
     for flag in PAUSING_FLAGS:
         if flag in flags:
             return flag

@@ -32,10 +32,12 @@ def make_record(
     outcome: str | None,
     occurred_at: str,
     as_of: str | None,
+    agency_id: str | None = None,
 ) -> dict[str, Any]:
     """The next record after `head` as JSON data (fields of `outreach.contact_recorded`), hash included.
 
-    `occurred_at` is an RFC 3339 instant (kept as given); `as_of` an ISO date or None.
+    `occurred_at` is an RFC 3339 instant (kept as given); `as_of` an ISO date or None. `agency_id` is
+    a key only of an agency's result (the lender's own records have no such key).
     """
     record: dict[str, Any] = {
         "record_id": record_id,
@@ -49,5 +51,7 @@ def make_record(
         "sequence": head.sequence + 1,
         "prev_hash": head.hash,
     }
+    if agency_id is not None:
+        record["agency_id"] = agency_id
     record["hash"] = record_hash(record)
     return record
