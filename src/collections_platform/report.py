@@ -90,9 +90,9 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
             ", ".join(f"{c} {money(m)}" for c, m in a["commission_minor"].items()) or "0",
             ", ".join(f"{r} {n}" for r, n in a["breaches_by_rule"].items()) or "none",
         )
-    tables = (head, buckets, rolls, contacts, suppressions, deals, other)
+    tables: list[_Titled] = [head, buckets, rolls, contacts, suppressions, deals, other]
     if f.get("agencies"):
-        tables = (*tables, agencies)
+        tables.append(agencies)
     parts: list[Text | Table] = []
     for titled in tables:
         parts.extend([Text(""), Text(titled.title, style="bold"), titled.table])
