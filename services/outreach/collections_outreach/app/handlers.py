@@ -90,7 +90,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
     if change.started:
         closed = await last_closed(uow)
         if closed is not None and as_of <= closed and (state.evaluated_on is None or state.evaluated_on < closed):
-            state, result = evaluate(state, closed, uow.config.outreach)
+            state, result = evaluate(state, closed, uow.config.outreach, at_close=False)
             state = await publish.evaluation(uow, state, result)
     return state
 

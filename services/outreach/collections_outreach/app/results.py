@@ -35,9 +35,9 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
         as_of=None,
         purpose="recorded",
     )
-    if data.outcome == "answered_rpc":
-        state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at))
     day = local_date(data.occurred_at, timezone_of(state))
+    if data.outcome == "answered_rpc":
+        state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at), rpc_days=(*state.rpc_days, day))
     if data.promise is not None:
         state, promise = record_promise(
             state, derive_id(cause, "promise"), data.promise.amount_minor, data.promise.promised_on, day
