@@ -129,3 +129,31 @@ async def test_destination_rule(outreach: Harness) -> None:
     requested = {c["step"]: c for c in of_type(out, "outreach.contact_requested")}
     assert requested["push-reminder"]["destination"] == "cust-A"
     assert requested["calls"]["destination"] == "+12125550101"  # home before work
+
+
+async def test_promise_on_an_unanswered_result_is_rejected_naming_the_field(outreach: Harness) -> None:
+    await outreach.opened("A")
+    out = await outreach.result(
+        "A",
+        "no_answer",
+        "2026-01-12T02:00:00Z",
+        channel="sms",
+        promise={"amount_minor": 5, "promised_on": "2026-01-20"},
+    )
+    assert [e.type for e in out] == ["system.event_rejected"]
+    assert out[0].data["reason"].startswith("data.promise:") and "no_answer" in out[0].data["reason"]
+
+
+async def test_attempt_id_never_issued_for_the_account_is_rejected(outreach: Harness) -> None:
+    await outreach.opened("A")
+    await outreach.opened("B")
+    await outreach.delinquent("A", D1, D0)
+    out = await outreach.close(D1)
+    issued = of_type(out, "outreach.contact_requested")[0]["attempt_id"]
+    out = await outreach.result("B", "delivered", "2026-01-12T02:00:00Z", attempt_id=issued)  # A's attempt
+    assert [e.type for e in out] == ["system.event_rejected"]
+    assert out[0].data["reason"].startswith("data.attempt_id:")
+    out = await outreach.result("A", "delivered", "2026-01-12T02:00:00Z", attempt_id="made-up")
+    assert [e.type for e in out] == ["system.event_rejected"]
+    out = await outreach.result("A", "delivered", "2026-01-12T02:00:00Z", attempt_id=issued)
+    assert [e.type for e in out] == ["outreach.contact_recorded"]

@@ -13,6 +13,7 @@ from collections_events import inbound, outbound
 from collections_events.ids import derive_id
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.app import publish
+from collections_outreach.app.trail_store import attempt_issued
 from collections_outreach.domain.arrangements import decline_reason, make_arrangement
 from collections_outreach.domain.promises import record_promise
 from collections_outreach.domain.state import AccountState
@@ -21,7 +22,16 @@ from collections_outreach.domain.window import local_date
 
 
 async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactResultReported) -> AccountState:
-    """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement."""
+    """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement.
+
+    Rejected (`system.event_rejected`, nothing recorded), naming the field: a promise or an
+    arrangement on a result whose outcome says nobody was reached (`NOBODY_REACHED`), and an
+    `attempt_id` the platform never issued for that account.
+    """
+    reason = await _invalid_result(uow, data)
+    if reason is not None:
+        uow.reject(reason)
+        return state
     cause = publish.cause_id(uow)
     state, _ = await publish.record_contact(
         uow,
@@ -48,6 +58,22 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
     if data.arrangement is not None:
         state = on_arrangement(uow, state, data.arrangement, data.occurred_at)
     return state
+
+
+NOBODY_REACHED = frozenset({"failed", "expired", "no_answer", "busy", "voicemail", "wrong_number"})
+"""Outcomes on which no one could have agreed to pay (a third party answering may pass a promise on)."""
+
+
+async def _invalid_result(uow: UnitOfWork, data: inbound.ContactResultReported) -> str | None:
+    for name in ("promise", "arrangement"):
+        if getattr(data, name) is not None and data.outcome in NOBODY_REACHED:
+            return (
+                f"data.{name}: a {name} needs a contact that reached someone; "
+                f"this {data.channel} result has outcome {data.outcome}"
+            )
+    if data.attempt_id is not None and not await attempt_issued(uow.session, data.account_id, data.attempt_id):
+        return f"data.attempt_id: {data.attempt_id!r} was never issued for this account"
+    return None
 
 
 def on_arrangement(
