@@ -20,6 +20,7 @@ from collections_outreach.app import publish
 from collections_outreach.app.results import on_arrangement, on_result
 from collections_outreach.app.store import (
     CLOCK_STREAM,
+    end_treatment,
     last_closed,
     load_account,
     load_accounts,
@@ -44,6 +45,9 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
         return
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
+        return
+    if isinstance(data, outbound.ChargedOff):
+        await end_treatment(uow, account_id)
         return
     loaded = await load_account(uow, account_id)
     state = await _apply(uow, event, loaded.state)
