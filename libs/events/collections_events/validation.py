@@ -110,7 +110,19 @@ def _subject_mismatch(envelope: Envelope, data: BaseModel) -> str | None:
 def read_json(text: str | bytes, *, inbound_only: bool = False) -> Event | Rejection:
     """Validate one event given as structured-mode JSON text (a replay line, a Kafka value)."""
     try:
-        obj = json.loads(text)
+        # Bytes must be UTF-8 (contract.md): json.loads would also guess UTF-16/32 from a BOM.
+        obj = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Rejection(reason=f"unreadable JSON: {exc.__class__.__name__}: {exc}")
+        return Rejection(reason=unreadable_reason(exc))
     return read_structured(obj, inbound_only=inbound_only)
+
+
+def unreadable_reason(exc: json.JSONDecodeError | UnicodeDecodeError, prefix: str = "") -> str:
+    """A reason a person can read for bytes that are not UTF-8 JSON (no codec's message).
+
+    `unreadable JSON: not UTF-8 text (byte 0)` or `unreadable JSON: not JSON (line 1, column 2:
+    Expecting property name enclosed in double quotes)`; `prefix` names the part (`data: `).
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{prefix}unreadable JSON: not UTF-8 text (byte {exc.start})"
+    return f"{prefix}unreadable JSON: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"

@@ -216,3 +216,23 @@ def test_amounts_beyond_what_every_consumer_holds_exactly_are_refused() -> None:
     assert not isinstance(payment(MAX_MINOR_UNITS), Rejection)
     refused = payment(MAX_MINOR_UNITS + 1)
     assert isinstance(refused, Rejection) and "data.amount_minor" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xff\xfe{}", "unreadable JSON: not UTF-8 text (byte 0)"),
+        (
+            "{not json",
+            "unreadable JSON: not JSON (line 1, column 2: Expecting property name enclosed in double quotes)",
+        ),
+    ],
+)
+def test_unreadable_reasons_are_readable(raw: str | bytes, expected: str) -> None:
+    """Issue 15: a person reads the reason, not a codec's exception text."""
+    from collections_events.validation import Rejection, read_json
+
+    rejected = read_json(raw)
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason == expected
+    assert "codec" not in rejected.reason and "Error" not in rejected.reason

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collections_ledger.domain.account import (
+    ConflictingPaymentError,
     Due,
     LedgerAccount,
     Payment,
@@ -122,7 +123,9 @@ def test_unknown_reversal_is_refused() -> None:
 def test_repeated_due_and_payment_change_nothing() -> None:
     account = build([Due("a", date(2024, 1, 10), 300, 0)], [Payment("p1", 100, START)])
     assert apply_due(account, Due("a", date(2024, 1, 11), 999, 0)) == account
-    assert apply_payment(account, Payment("p1", 999, START)) == account
+    assert apply_payment(account, Payment("p1", 100, START)) == account
+    with pytest.raises(ConflictingPaymentError, match="999"):  # another amount: rejected (issue 15)
+        apply_payment(account, Payment("p1", 999, START))
 
 
 @pytest.mark.parametrize(

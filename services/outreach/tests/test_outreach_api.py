@@ -146,3 +146,16 @@ def test_the_docs_examples_are_valid_bodies(type_name: str, examples: dict) -> N
     for example in examples.values():
         data = {"account_id": "A", "occurred_at": "2026-01-12T15:04:00Z", **example["value"]}
         EVENT_TYPES[type_name].model.model_validate(data)
+
+
+async def test_charged_off_accounts_leave_the_treatment_list(outreach: Harness, client: httpx.AsyncClient) -> None:
+    """Issue 15: a charged-off account is no longer in treatment; a new episode after a cure lists it again."""
+    await outreach.opened("A")
+    await outreach.delinquent("A", D1, D0)
+    assert (await client.get("/accounts/in-treatment")).json()["total"] == 1
+    charged = {"account_id": "A", "as_of": "2026-07-09", "dpd": 180, "past_due_minor": 1000}
+    await outreach.feed("delinquency.charged_off", charged)
+    assert (await client.get("/accounts/in-treatment")).json()["total"] == 0
+    await outreach.delinquent("A", date(2026, 8, 1), None)
+    await outreach.delinquent("A", date(2026, 9, 2), date(2026, 9, 1))
+    assert (await client.get("/accounts/in-treatment")).json()["total"] == 1

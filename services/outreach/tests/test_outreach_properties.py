@@ -77,7 +77,8 @@ def test_calls_never_exceed_the_cap_nor_enter_a_cooldown(
             day += timedelta(days=1)
         else:
             instant = (datetime(day.year, day.month, day.day) + timedelta(hours=action)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            state = replace(state, rpc_at=(*state.rpc_at, instant))
+            day_of = local_date(instant, zone)
+            state = replace(state, rpc_at=(*state.rpc_at, instant), rpc_days=(*state.rpc_days, day_of))
     windows = [w for w, _ in calls]
     for first in windows:
         assert sum(1 for w in windows if first <= w <= first + timedelta(days=6)) <= 7

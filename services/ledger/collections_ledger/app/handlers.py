@@ -8,6 +8,7 @@ from collections_events.store.uow import Snapshot, UnitOfWork
 from collections_events.validation import Event
 from collections_ledger.domain.account import (
     Balance,
+    ConflictingPaymentError,
     LedgerAccount,
     UnknownPaymentError,
     apply_due,
@@ -44,7 +45,11 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
     if isinstance(data, inbound.PaymentDue):
         after_account = apply_due(account, due_from(event.envelope.data))
     elif isinstance(data, inbound.PaymentReceived):
-        after_account = apply_payment(account, payment_from(event.envelope.data))
+        try:
+            after_account = apply_payment(account, payment_from(event.envelope.data))
+        except ConflictingPaymentError as exc:
+            uow.reject(str(exc))
+            return
     elif isinstance(data, inbound.PaymentReversed):
         try:
             after_account = apply_reversal(account, data.payment_id)

@@ -123,9 +123,13 @@ def apply_payment(account: LedgerAccount, payment: Payment) -> LedgerAccount:
     """Apply a payment; `payment_id` is its business key, so a repeat of an active payment changes nothing.
 
     A payment received again after its reversal applies again (the reversal is undone), with the
-    amount and date of the new receipt.
+    amount and date of the new receipt. Raises ConflictingPaymentError when `payment_id` stands with
+    another amount (behaviour.md, Ledger: rejected, naming both amounts).
     """
-    if account.has_payment(payment.payment_id):
+    standing = next((p for p in account.payments if p.payment_id == payment.payment_id), None)
+    if standing is not None:
+        if standing.amount_minor != payment.amount_minor:
+            raise ConflictingPaymentError(payment.payment_id, standing.amount_minor, payment.amount_minor)
         return account
     return replace(
         account,
@@ -175,6 +179,17 @@ class UnknownPaymentError(ValueError):
 
     def __init__(self, payment_id: str) -> None:
         super().__init__(f"payment.reversed: payment_id {payment_id!r} was never received")
+        self.payment_id = payment_id
+
+
+class ConflictingPaymentError(ValueError):
+    """A `payment.received` repeats a standing `payment_id` with another `amount_minor`."""
+
+    def __init__(self, payment_id: str, standing_minor: int, received_minor: int) -> None:
+        super().__init__(
+            f"payment.received: amount_minor {received_minor} differs from {standing_minor} "
+            f"of the standing payment_id {payment_id!r}"
+        )
         self.payment_id = payment_id
 
 

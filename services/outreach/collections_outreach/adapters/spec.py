@@ -17,7 +17,10 @@ SPEC = ServiceSpec(
     subscriptions=(
         Subscription("accounts"),
         Subscription("clock", frozenset({"day.closed"})),
-        Subscription("delinquency", frozenset({"delinquency.bucket_changed", "delinquency.dpd_changed"})),
+        Subscription(
+            "delinquency",
+            frozenset({"delinquency.bucket_changed", "delinquency.dpd_changed", "delinquency.charged_off"}),
+        ),
         Subscription("results", frozenset({"contact.result_reported"})),
         Subscription(
             "legal",

@@ -20,6 +20,7 @@ from collections_outreach.app import publish
 from collections_outreach.app.results import on_arrangement, on_result
 from collections_outreach.app.store import (
     CLOCK_STREAM,
+    end_treatment,
     last_closed,
     load_account,
     load_accounts,
@@ -45,6 +46,9 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
         return
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
+        return
+    if isinstance(data, outbound.ChargedOff):
+        await end_treatment(uow, account_id)
         return
     loaded = await load_account(uow, account_id)
     state = await _apply(uow, event, loaded.state)
@@ -95,7 +99,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
     if change.started:
         closed = await last_closed(uow)
         if closed is not None and as_of <= closed and (state.evaluated_on is None or state.evaluated_on < closed):
-            state, result = evaluate(state, closed, uow.config.outreach)
+            state, result = evaluate(state, closed, uow.config.outreach, at_close=False)
             state = await publish.evaluation(uow, state, result)
     return state
 

@@ -14,6 +14,7 @@ from collections_events.ids import derive_id
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.app import publish
 from collections_outreach.app.agency_results import check_conduct, refusal, remember_call
+from collections_outreach.app.trail_store import attempt_issued
 from collections_outreach.domain.arrangements import decline_reason, make_arrangement
 from collections_outreach.domain.promises import record_promise
 from collections_outreach.domain.state import AccountState
@@ -25,11 +26,13 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
     """Record a `contact.result_reported` on the trail; start a cooldown; take its promise or arrangement.
 
     An agency's result (`agency_id`) is recorded with its `agency_id` and checked for conduct
-    breaches; one naming an agency that is not configured is rejected and changes nothing.
+    breaches. Rejected (`system.event_rejected`, nothing recorded), naming the field: an agency
+    that is not configured, a promise or an arrangement on a result whose outcome says nobody was
+    reached (`NOBODY_REACHED`), and an `attempt_id` the platform never issued for that account.
     """
-    refused = refusal(uow.config, data)
-    if refused is not None:
-        uow.reject(refused)
+    reason = refusal(uow.config, data) or await _invalid_result(uow, data)
+    if reason is not None:
+        uow.reject(reason)
         return state
     cause = publish.cause_id(uow)
     before = state
@@ -49,9 +52,9 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
     if data.agency_id is not None:
         await check_conduct(uow, before, data, record)
     state = remember_call(uow, state, data)
-    if data.outcome == "answered_rpc":
-        state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at))
     day = local_date(data.occurred_at, timezone_of(state))
+    if data.outcome == "answered_rpc":
+        state = replace(state, rpc_at=(*state.rpc_at, data.occurred_at), rpc_days=(*state.rpc_days, day))
     if data.promise is not None:
         state, promise = record_promise(
             state, derive_id(cause, "promise"), data.promise.amount_minor, data.promise.promised_on, day
@@ -62,6 +65,22 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
     if data.arrangement is not None:
         state = on_arrangement(uow, state, data.arrangement, data.occurred_at)
     return state
+
+
+NOBODY_REACHED = frozenset({"failed", "expired", "no_answer", "busy", "voicemail", "wrong_number"})
+"""Outcomes on which no one could have agreed to pay (a third party answering may pass a promise on)."""
+
+
+async def _invalid_result(uow: UnitOfWork, data: inbound.ContactResultReported) -> str | None:
+    for name in ("promise", "arrangement"):
+        if getattr(data, name) is not None and data.outcome in NOBODY_REACHED:
+            return (
+                f"data.{name}: a {name} needs a contact that reached someone; "
+                f"this {data.channel} result has outcome {data.outcome}"
+            )
+    if data.attempt_id is not None and not await attempt_issued(uow.session, data.account_id, data.attempt_id):
+        return f"data.attempt_id: {data.attempt_id!r} was never issued for this account"
+    return None
 
 
 def on_arrangement(

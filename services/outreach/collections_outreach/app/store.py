@@ -81,6 +81,12 @@ async def save_account(uow: UnitOfWork, loaded: Loaded, state: AccountState) -> 
         await execute(uow.session, _MOVE_TREATMENT, {"b_account_id": state.account_id, "delinquent_since": new})
 
 
+async def end_treatment(uow: UnitOfWork, account_id: str) -> None:
+    """Take a charged-off account off the treatment list (`/accounts/in-treatment`); a new episode
+    after a cure lists it again."""
+    await execute(uow.session, _END_TREATMENT, {"b_account_id": account_id})
+
+
 async def last_closed(uow: UnitOfWork) -> date | None:
     """The last business date closed (None before the first close)."""
     snapshot = await uow.load(CLOCK_STREAM)

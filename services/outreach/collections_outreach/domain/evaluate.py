@@ -40,11 +40,21 @@ class Evaluation:
     contacts: tuple[ContactDecision, ...] = ()
 
 
-def evaluate(state: AccountState, as_of: date, config: OutreachConfig) -> tuple[AccountState, Evaluation]:
-    """Evaluate `state` at the close of `as_of`; returns the new state and what it decided."""
+def evaluate(
+    state: AccountState, as_of: date, config: OutreachConfig, *, at_close: bool = True
+) -> tuple[AccountState, Evaluation]:
+    """Evaluate `state` at the close of `as_of`; returns the new state and what it decided.
+
+    `at_close` False: an episode that starts after D's close, evaluated at once as of D. That breaks
+    no arrangement: a reversal that un-meets an installment whose grace has ended breaks it at the
+    next close, as of that close (behaviour.md, Arrangements), and `settled_on` stays, so the
+    account wakes for that close.
+    """
     state, broken = settle_at_close(state, as_of)
-    state, breach = break_at_close(state, as_of, config.arrangements.grace_days)
-    state = replace(state, settled_on=max(as_of, state.settled_on or as_of))
+    breach = None
+    if at_close and (state.settled_on is None or as_of > state.settled_on):
+        state, breach = break_at_close(state, as_of, config.arrangements.grace_days)
+        state = replace(state, settled_on=max(as_of, state.settled_on or as_of))
     contacts: list[ContactDecision] = []
     if state.in_episode and (state.evaluated_on is None or state.evaluated_on < as_of):
         fired = dict(state.fired)

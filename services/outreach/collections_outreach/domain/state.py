@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from collections_outreach.domain.window import UTC_ZONE, local_date
+
 PromiseStatus = Literal["active", "kept", "broken"]
 ArrangementStatus = Literal["active", "completed", "broken"]
 
@@ -111,7 +113,10 @@ class AccountState:
     promises: tuple[Promise, ...] = ()
     arrangements: tuple[Arrangement, ...] = ()
     rpc_at: tuple[str, ...] = ()
-    """`occurred_at` instants of `answered_rpc` results (cooldowns start on their local day)."""
+    """`occurred_at` instants of `answered_rpc` results."""
+    rpc_days: tuple[date, ...] = ()
+    """Local days of the `answered_rpc` results, fixed with the timezone the account had when each
+    was recorded (behaviour.md, rpc_cooldown): a later timezone change does not move a cooldown."""
     call_windows: tuple[date, ...] = ()
     """Local dates of the windows of the call requests made (for the frequency cap)."""
     open_cases: tuple[tuple[str, date], ...] = ()
@@ -153,6 +158,14 @@ def _d(value: str | None) -> date | None:
 
 def _s(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _rpc_days(raw: dict[str, Any], profile: Profile | None) -> tuple[date, ...]:
+    # Snapshots written before `rpc_days` existed: the days in the timezone known now (the best left).
+    if "rpc_days" in raw:
+        return tuple(date.fromisoformat(d) for d in raw["rpc_days"])
+    zone = profile.timezone if profile else UTC_ZONE
+    return tuple(local_date(instant, zone) for instant in raw["rpc_at"])
 
 
 def to_json(state: AccountState) -> dict[str, Any]:
@@ -203,6 +216,7 @@ def to_json(state: AccountState) -> dict[str, Any]:
             for a in state.arrangements
         ],
         "rpc_at": list(state.rpc_at),
+        "rpc_days": [d.isoformat() for d in state.rpc_days],
         "call_windows": [d.isoformat() for d in state.call_windows],
         "open_cases": [[c, d.isoformat()] for c, d in state.open_cases],
         "trail_sequence": state.trail_sequence,
@@ -262,6 +276,7 @@ def from_json(raw: dict[str, Any]) -> AccountState:
             for a in raw["arrangements"]
         ),
         rpc_at=tuple(raw["rpc_at"]),
+        rpc_days=_rpc_days(raw, profile),
         call_windows=tuple(date.fromisoformat(d) for d in raw["call_windows"]),
         open_cases=tuple((c, date.fromisoformat(d)) for c, d in raw["open_cases"]),
         trail_sequence=int(raw.get("trail_sequence", 0)),

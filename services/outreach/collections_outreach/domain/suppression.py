@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from collections_events.config import OutreachConfig
 from collections_outreach.domain.placement import placed_hold
 from collections_outreach.domain.state import AccountState, Profile
-from collections_outreach.domain.window import UTC_ZONE, local_date
+from collections_outreach.domain.window import UTC_ZONE
 
 CONSENT_OF = {"sms": "sms", "email": "email", "push": "push", "call": "autodialed_calls"}
 """The consent each channel needs (letters need none)."""
@@ -60,12 +60,10 @@ def legal_hold(state: AccountState, as_of: date) -> bool:
 
 def in_rpc_cooldown(state: AccountState, window_date: date, cooldown_days: int) -> bool:
     """Whether `window_date` falls in the `cooldown_days` consecutive days that begin with the local
-    date of an `answered_rpc` result."""
+    date of an `answered_rpc` result, that day fixed when the result was recorded (`rpc_days`)."""
     if cooldown_days <= 0:
         return False
-    zone = timezone_of(state)
-    for instant in state.rpc_at:
-        start = local_date(instant, zone)
+    for start in state.rpc_days:
         if start <= window_date <= start + timedelta(days=cooldown_days - 1):
             return True
     return False
