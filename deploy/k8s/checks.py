@@ -38,7 +38,7 @@ READS: dict[str, tuple[str, ...]] = {
     "ledger": ("accounts", "billing", "payments", "outreach"),
     "delinquency": ("ledger", "clock"),
     "outreach": ("accounts", "clock", "delinquency", "results", "legal", "payments", "billing"),
-    "legal": ("clock", "ledger", "delinquency", "accounts", "outreach"),
+    "legal": ("clock", "ledger", "delinquency", "accounts", "outreach", "payments"),
 }
 """Topic keys each service consumes (their ServiceSpec subscriptions; tests cross-check the specs)."""
 WRITES: dict[str, tuple[str, ...]] = {svc: (svc, "rejected") for svc in SERVICES}

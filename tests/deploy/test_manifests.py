@@ -166,7 +166,7 @@ def test_a_missing_kafka_topic_is_reported(docs: list[dict[str, Any]]) -> None:
 
 def test_a_missing_dead_letter_topic_is_reported(docs: list[dict[str, Any]]) -> None:
     docs[:] = [d for d in docs if d["metadata"]["name"] != "lender.payments.v1.dlq"]
-    assert "topic lender.payments.v1.dlq: no KafkaTopic (used by ledger, outreach)" in checks.check_topics(docs)
+    assert "topic lender.payments.v1.dlq: no KafkaTopic (used by ledger, legal, outreach)" in checks.check_topics(docs)
 
 
 def test_topics_follow_a_renamed_topic_in_the_config(docs: list[dict[str, Any]]) -> None:
