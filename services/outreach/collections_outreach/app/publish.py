@@ -128,6 +128,7 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
                 step=step.id,
                 reason=decision.reason,
                 as_of=decision.as_of,
+                strategy=decision.strategy,
             ),
             purpose=f"suppressed:{step.id}:{account_id}",
         )
@@ -147,6 +148,7 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
             not_after=decision.window.not_after,
             step=step.id,
             as_of=decision.as_of,
+            strategy=decision.strategy,
         ),
         purpose=f"request:{step.id}:{account_id}",
     )
