@@ -75,3 +75,50 @@ def test_the_arm_s_strategy_drives_its_steps() -> None:
     _, champion = evaluate(state, date(2026, 1, 2), parse_config({}).outreach)
     assert {c.strategy for c in champion.contacts} == {"champion"}
     assert [c.step.id for c in champion.contacts] == ["sms-reminder", "push-reminder"]
+
+
+async def test_experiments_endpoint_gives_each_arm_s_figures(sqlite_url: str) -> None:
+    import httpx
+
+    from collections_outreach.adapters.api import create_api
+
+    from .conftest import make_harness, of_type
+
+    config = parse_config({"outreach": {"experiments": [{**CHALLENGER, "share_pct": 50}]}})
+    accounts = [f"X{n}" for n in range(40)]
+    challenger = next(a for a in accounts if arm_of(a, config.outreach) == "calls-first")
+    champion = next(a for a in accounts if arm_of(a, config.outreach) == "champion")
+    harness = await make_harness(sqlite_url, config)
+    try:
+        d0, d1 = date(2026, 1, 10), date(2026, 1, 11)
+        for account in (challenger, champion):
+            await harness.opened(account)
+            await harness.delinquent(account, d1, d0)
+        published = await harness.close(d1)
+        arms_seen = {(r["account_id"], r["strategy"]) for r in of_type(published, "outreach.contact_requested")}
+        assert arms_seen == {(challenger, "calls-first"), (champion, "champion")}
+        await harness.result(
+            challenger,
+            "answered_rpc",
+            "2026-01-12T03:00:00Z",
+            promise={"amount_minor": 500, "promised_on": "2026-01-20"},
+        )
+        await harness.payment(challenger, "P1", 500, date(2026, 1, 12))
+        await harness.delinquent(challenger, date(2026, 1, 12), None)
+        app = create_api(harness.runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://o") as client:
+            body = (await client.get("/experiments", params={"from": "2026-01-01", "to": "2026-01-31"})).json()
+            empty = (await client.get("/experiments", params={"from": "2026-02-01", "to": "2026-02-28"})).json()
+            bad = await client.get("/experiments", params={"from": "soon"})
+        by_arm = {a["arm"]: a for a in body["arms"]}
+        c = by_arm["calls-first"]
+        assert c["share_pct"] == 50 and c["episodes_started"] == 1
+        assert c["contacts_requested"] == {"call": 1} and c["right_party_contacts"] == 1
+        assert c["promises"] == {"made": 1, "kept": 1, "broken": 0}
+        assert c["cured_within_30_days"] == 1 and c["payments_received_minor"] == 500
+        assert by_arm["champion"]["contacts_requested"] == {"push": 1, "sms": 1}
+        assert by_arm["champion"]["cured_within_30_days"] == 0
+        assert all(a["episodes_started"] == 0 for a in empty["arms"])
+        assert bad.status_code == 422
+    finally:
+        await harness.runtime.db.close()

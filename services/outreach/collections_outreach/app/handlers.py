@@ -27,7 +27,9 @@ from collections_outreach.app.store import (
     save_account,
 )
 from collections_outreach.domain import account as fold
+from collections_outreach.domain import experiment_figures as figures
 from collections_outreach.domain.evaluate import evaluate
+from collections_outreach.domain.experiments import arm_of
 from collections_outreach.domain.payments import apply_payment, apply_reversal
 from collections_outreach.domain.state import AccountState
 
@@ -47,7 +49,22 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
         return
     loaded = await load_account(uow, account_id)
     state = await _apply(uow, event, loaded.state)
+    state = _tally(uow, event, loaded.state, state)
     await save_account(uow, loaded, state)
+
+
+def _tally(uow: UnitOfWork, event: Event, before: AccountState, state: AccountState) -> AccountState:
+    """Each arm's per-episode figures (GET /experiments), from the event and what it made outreach publish."""
+    data = event.data
+    if isinstance(data, outbound.BucketChanged | outbound.DpdChanged):
+        state = figures.on_delinquency(before, state, arm_of(state.account_id, uow.config.outreach), data.as_of)
+    elif isinstance(data, inbound.PaymentReceived) and state.payments != before.payments:
+        state = figures.on_payment(state, data.payment_id, data.amount_minor)
+    elif isinstance(data, inbound.PaymentReversed):
+        state = figures.on_payment(state, data.payment_id, None)
+    elif isinstance(data, inbound.ContactResultReported):
+        state = figures.on_result(state, data.outcome)
+    return figures.on_emitted(state, ((e.type, e.data) for e in uow.emitted))
 
 
 async def _apply(uow: UnitOfWork, event: Event, state: AccountState) -> AccountState:
@@ -110,5 +127,6 @@ async def close_day(uow: UnitOfWork, as_of: date) -> None:
         for loaded in await load_accounts(uow, woken[start : start + CHUNK]):
             state, result = evaluate(loaded.state, as_of, uow.config.outreach)
             state = await publish.evaluation(uow, state, result)
+            state = figures.on_emitted(state, publish.evaluation_events(state.account_id, result))
             await save_account(uow, loaded, state)
     log.info("day closed", as_of=as_of.isoformat(), accounts=len(woken))

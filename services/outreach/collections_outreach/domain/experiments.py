@@ -25,18 +25,22 @@ def arm_of(account_id: str, config: OutreachConfig) -> str:
     h = arm_hash(account_id)
     start = 0
     for experiment in config.experiments:
-        if start <= h < start + experiment.share_pct:
-            return experiment.id
-        start += experiment.share_pct
-    return CHAMPION
+        share: int = experiment.share_pct
+        if start <= h < start + share:
+            found: str = experiment.id
+            return found
+        start += share
+    return str(CHAMPION)
 
 
 def arm_strategy(arm: str, config: OutreachConfig) -> Sequence[Step]:
     """The steps arm `arm` runs (the champion's for `champion` or an arm no longer configured)."""
     for experiment in config.experiments:
         if experiment.id == arm:
-            return experiment.strategy
-    return config.strategy
+            steps: Sequence[Step] = experiment.strategy
+            return steps
+    champion: Sequence[Step] = config.strategy
+    return champion
 
 
 def arms(config: OutreachConfig) -> list[str]:
