@@ -79,8 +79,16 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
     other.table.add_row(f"cure rate without ({cure['without_plan_accounts']} accounts)", pct(cure["without_plan"]))
     for kind, count in f["rejected"].items():
         other.table.add_row(f"rejected: {kind}", f"{count:,}")
+    arms = _table(
+        "Experiment arms (champion/challenger)", "arm", "accounts treated", "requests", "promises", "current at end"
+    )
+    for arm, a in f.get("arms", {}).items():
+        requests = ", ".join(f"{c} {n:,}" for c, n in a["contacts_requested"].items())
+        arms.table.add_row(
+            arm, f"{a['accounts_treated']:,}", requests, f"{a['promises_recorded']:,}", pct(a["current_at_end"])
+        )
     parts: list[Text | Table] = []
-    for titled in (head, buckets, rolls, contacts, suppressions, deals, other):
+    for titled in (head, buckets, rolls, contacts, suppressions, deals, other, arms):
         parts.extend([Text(""), Text(titled.title, style="bold"), titled.table])
     return Group(*parts)
 
