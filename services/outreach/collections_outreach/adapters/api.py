@@ -27,6 +27,7 @@ from collections_events.api import command_event, get_runtime, get_session, serv
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Rejection
 from collections_outreach.adapters.experiments_api import add_experiment_routes
+from collections_outreach.adapters.explain_api import add_explain_routes
 from collections_outreach.adapters.tables import TREATMENT
 from collections_outreach.app.store import CLOCK_STREAM
 from collections_outreach.app.trail_store import read_trail, verify_trail
@@ -273,4 +274,5 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         return {"account_id": account_id, "arrangements": out}
 
     add_experiment_routes(app)
+    add_explain_routes(app)
     return app

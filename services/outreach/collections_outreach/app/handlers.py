@@ -17,6 +17,7 @@ from collections_events import inbound, outbound
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_outreach.app import publish
+from collections_outreach.app.inputs import CLOCK, log_input
 from collections_outreach.app.results import on_arrangement, on_result
 from collections_outreach.app.store import (
     CLOCK_STREAM,
@@ -42,11 +43,12 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
     """Fold `event` into outreach's state and publish what it decides."""
     data = event.data
     if isinstance(data, inbound.DayClosed):
-        await close_day(uow, data.as_of)
+        await close_day(uow, data.as_of, event)
         return
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
         return
+    await log_input(uow, event, account_id)
     loaded = await load_account(uow, account_id)
     state = await _apply(uow, event, loaded.state)
     state = _tally(uow, event, loaded.state, state)
@@ -112,7 +114,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
     return state
 
 
-async def close_day(uow: UnitOfWork, as_of: date) -> None:
+async def close_day(uow: UnitOfWork, as_of: date, event: Event | None = None) -> None:
     """`day.closed` D: evaluate every account whose snapshot wakes on or before D (an indexed select).
 
     A close of a date on or before the last closed one changes nothing.
@@ -122,6 +124,8 @@ async def close_day(uow: UnitOfWork, as_of: date) -> None:
         log.info("day.closed ignored: not after the last close", as_of=as_of.isoformat())
         return
     await record_close(uow, as_of)
+    if event is not None:
+        await log_input(uow, event, CLOCK)
     woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]
     for start in range(0, len(woken), CHUNK):
         for loaded in await load_accounts(uow, woken[start : start + CHUNK]):
