@@ -4,6 +4,7 @@ that is not a closed business date (or not a date)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -23,8 +24,16 @@ async def explain_account(
     rows = await read_inputs(session, account_id)
     if not any(owner != CLOCK for owner, _, _ in rows):
         return None
-    feds = await refold(runtime.spec, runtime.config, account_id, rows)
+    feds = await refold(runtime.spec, runtime.config, account_id, until_close_after(rows, as_of))
     return explain_at(feds, account_id, as_of, runtime.config)
+
+
+def until_close_after(rows: list[tuple[str, str, str]], as_of: date) -> list[tuple[str, str, str]]:
+    """The rows up to (not including) the first close after `as_of`: nothing later can change D's decisions."""
+    for i, (owner, _, raw) in enumerate(rows):
+        if owner == CLOCK and json.loads(raw)["data"]["as_of"] > as_of.isoformat():
+            return rows[:i]
+    return rows
 
 
 def add_explain_routes(app: FastAPI) -> None:

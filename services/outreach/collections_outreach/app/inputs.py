@@ -7,7 +7,7 @@ and per close (account `$clock`), in handling order, as the structured-mode enve
 
 from __future__ import annotations
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.registry import EVENT_TYPES
@@ -31,9 +31,12 @@ async def log_input(uow: UnitOfWork, event: Event, account_id: str) -> None:
 
 async def read_inputs(session: AsyncSession, account_id: str) -> list[tuple[str, str, str]]:
     """(account_id, topic, structured JSON) of the account's handled events and every close, in order."""
-    rows = await session.execute(
-        select(INPUTS.c.account_id, INPUTS.c.topic, INPUTS.c.envelope)
-        .where(or_(INPUTS.c.account_id == account_id, INPUTS.c.account_id == CLOCK))
-        .order_by(INPUTS.c.seq)
-    )
-    return [(r.account_id, r.topic, r.envelope) for r in rows]
+    found: list[tuple[int, str, str, str]] = []
+    for owner in (account_id, CLOCK):  # two indexed reads (an OR would scan the table)
+        rows = await session.execute(
+            select(INPUTS.c.seq, INPUTS.c.account_id, INPUTS.c.topic, INPUTS.c.envelope).where(
+                INPUTS.c.account_id == owner
+            )
+        )
+        found.extend((r.seq, r.account_id, r.topic, r.envelope) for r in rows)
+    return [(owner, topic, raw) for _, owner, topic, raw in sorted(found)]
