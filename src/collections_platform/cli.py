@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     explain_where.add_argument("--state", type=Path, help=f"embedded state directory (default {DEFAULT_STATE})")
     explain_where.add_argument("--database-url", help="outreach's database URL (production)")
 
+    whatif = commands.add_parser("whatif", help="replay one input under several configs and compare them")
+    whatif.add_argument("input", type=Path)
+    whatif.add_argument("--config", type=Path, action="append", required=True, help="give it twice or more")
+    whatif.add_argument("--out", type=Path, help="write whatif.json and whatif.html here")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "replay":
@@ -106,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             return _publish(args)
         if args.command == "channels":
             return _channels(args)
+        if args.command == "whatif":
+            from collections_platform.whatif.command import whatif_command
+
+            return whatif_command(args.input, args.config, args.out)
         if args.command == "explain":
             from collections_platform.explain import explain_command
 
