@@ -10,7 +10,7 @@ install:
 	$(UV) sync --frozen
 
 run: install
-	$(UV) run collections run
+	$(UV) run collections run --config deploy/make-run.yaml
 
 # Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
 test: install

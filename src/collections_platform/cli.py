@@ -23,6 +23,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _iso_date(text: str) -> date | None:
+    """`text` as a date written YYYY-MM-DD, or None."""
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="collections", description="The collections platform")
@@ -72,6 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--state", type=Path, help=f"embedded state directory (default {DEFAULT_STATE})")
     where.add_argument("--database-url", help="outreach's database URL (production)")
 
+    explain = commands.add_parser("explain", help="why outreach decided what it did for an account at a date")
+    explain.add_argument("account")
+    explain.add_argument("--as-of", required=True, help="the business date, YYYY-MM-DD")
+    explain.add_argument("--config", type=Path, help="the run's config (the arms and strategies)")
+    explain_where = explain.add_mutually_exclusive_group()
+    explain_where.add_argument("--state", type=Path, help=f"embedded state directory (default {DEFAULT_STATE})")
+    explain_where.add_argument("--database-url", help="outreach's database URL (production)")
+
+    whatif = commands.add_parser("whatif", help="replay one input under several configs and compare them")
+    whatif.add_argument("input", type=Path)
+    whatif.add_argument("--config", type=Path, action="append", required=True, help="give it twice or more")
+    whatif.add_argument("--out", type=Path, help="write whatif.json and whatif.html here")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "replay":
@@ -90,6 +111,19 @@ def main(argv: list[str] | None = None) -> int:
             return _publish(args)
         if args.command == "channels":
             return _channels(args)
+        if args.command == "whatif":
+            from collections_platform.whatif.command import whatif_command
+
+            return whatif_command(args.input, args.config, args.out)
+        if args.command == "explain":
+            from collections_platform.explain import explain_command
+
+            as_of = _iso_date(args.as_of)
+            if as_of is None:
+                print(f"collections explain: --as-of {args.as_of!r} is not a date written YYYY-MM-DD", file=sys.stderr)
+                return 2
+            config = load_config(args.config)
+            return explain_command(args.account, as_of, args.state or DEFAULT_STATE, args.database_url, config)
         if args.command == "audit":
             from collections_platform.audit import verify_command
 

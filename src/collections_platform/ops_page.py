@@ -95,6 +95,7 @@ def render_html(figures: dict[str, Any], apis: list[tuple[str, str]]) -> str:
             bar_chart("Promises, arrangements, cases", deals),
             bar_chart("Cure rate of ever-delinquent accounts (%)", cures, fmt="{:.1f} %"),
             agency_sections(f),
+            *_arm_charts(f.get("arms", {})),
         ]
     )
     return f"""<!doctype html>
@@ -114,6 +115,21 @@ svg text{{font-size:12px;fill:#222}} .key{{display:inline-block;width:.8em;heigh
 <dt>rejected events</dt><dd>{sum(f["rejected"].values()):,}</dd></dl>
 <p>APIs:</p><ul>{links}</ul><p><a href="/summary.json">summary.json</a></p>
 <main>{charts}</main></body></html>"""
+
+
+def _arm_charts(arms: dict[str, dict[str, Any]]) -> list[str]:
+    """The experiment arms side by side: contacts per channel per treated account, and the share current."""
+    if not arms:
+        return []
+    per_account = {
+        arm: {c: round(100 * n / max(a["accounts_treated"], 1)) for c, n in a["contacts_requested"].items()}
+        for arm, a in arms.items()
+    }
+    current = [(arm, (a["current_at_end"] or 0) * 100) for arm, a in arms.items()]
+    return [
+        stacked_chart("Experiment arms: contact requests per 100 treated accounts, by channel", per_account),
+        bar_chart("Experiment arms: treated accounts current at the end (%)", current, fmt="{:.1f} %"),
+    ]
 
 
 def ops_app(figures: dict[str, Any], apis: list[tuple[str, str]]) -> FastAPI:

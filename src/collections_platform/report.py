@@ -90,7 +90,15 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
             ", ".join(f"{c} {money(m)}" for c, m in a["commission_minor"].items()) or "0",
             ", ".join(f"{r} {n}" for r, n in a["breaches_by_rule"].items()) or "none",
         )
-    tables: list[_Titled] = [head, buckets, rolls, contacts, suppressions, deals, other]
+    arms = _table(
+        "Experiment arms (champion/challenger)", "arm", "accounts treated", "requests", "promises", "current at end"
+    )
+    for arm, a in f.get("arms", {}).items():
+        requests = ", ".join(f"{c} {n:,}" for c, n in a["contacts_requested"].items())
+        arms.table.add_row(
+            arm, f"{a['accounts_treated']:,}", requests, f"{a['promises_recorded']:,}", pct(a["current_at_end"])
+        )
+    tables: list[_Titled] = [head, buckets, rolls, contacts, suppressions, deals, other, arms]
     if f.get("agencies"):
         tables.append(agencies)
     parts: list[Text | Table] = []

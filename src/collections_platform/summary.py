@@ -49,6 +49,10 @@ class Summary:
         self.forgiven: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.agencies = AgencyFigures()
+        self.arm_of: dict[str, str] = {}
+        self.arm_requested: dict[str, Counter[str]] = defaultdict(Counter)
+        self.arm_suppressed: dict[str, Counter[str]] = defaultdict(Counter)
+        self.promise_accounts: Counter[str] = Counter()
 
     def observe_inbound(self, event: dict[str, Any]) -> None:
         """One inbound event fed to the platform (structured mode)."""
@@ -69,12 +73,18 @@ class Summary:
                 self.ever_delinquent.add(account)
         elif kind == "outreach.contact_requested":
             self.requested[data["channel"]] += 1
+            arm = self.arm_of[account] = data.get("strategy", "champion")
+            self.arm_requested[arm][data["channel"]] += 1
         elif kind == "outreach.contact_recorded" and data["kind"] == "result":
             self.outcomes[data["channel"]][data["outcome"]] += 1
         elif kind == "outreach.contact_suppressed":
             self.suppressed[data["reason"]] += 1
+            arm = self.arm_of[account] = data.get("strategy", "champion")
+            self.arm_suppressed[arm][data["reason"]] += 1
         elif kind.startswith("outreach.promise_"):
             self.promises[kind.removeprefix("outreach.promise_")] += 1
+            if kind == "outreach.promise_recorded":
+                self.promise_accounts[account] += 1
         elif kind == "outreach.arrangement_made":
             self.arrangement_kind[data["arrangement_id"]] = data["kind"]
             self.arrangements[data["kind"]]["made"] += 1
@@ -145,7 +155,24 @@ class Summary:
             },
             "rejected": dict(self.rejections.most_common()),
             "agencies": self.agencies.figures(),
+            "arms": self._arms(),
         }
+
+    def _arms(self) -> dict[str, dict[str, Any]]:
+        """Per experiment arm (the `strategy` of its requests and suppressions): accounts treated, contacts
+        by channel, suppressions, promises recorded, and the share of them current at the end."""
+        out: dict[str, dict[str, Any]] = {}
+        for arm in sorted(set(self.arm_of.values())):
+            accounts = [a for a, x in self.arm_of.items() if x == arm]
+            current = sum(1 for a in accounts if self.bucket.get(a) == self.current)
+            out[arm] = {
+                "accounts_treated": len(accounts),
+                "contacts_requested": dict(sorted(self.arm_requested[arm].items())),
+                "suppressions": dict(self.arm_suppressed[arm].most_common()),
+                "promises_recorded": sum(self.promise_accounts[a] for a in accounts),
+                "current_at_end": _rate(current, len(accounts)),
+            }
+        return out
 
     def _roll_rates(self) -> list[dict[str, Any]]:
         order = {name: i for i, name in enumerate(self.bucket_names)}

@@ -181,6 +181,38 @@ class ArrangementRules(Section):
     settlement_floor_pct: Percent = 50
 
 
+def _unique_step_ids(value: list[Step]) -> list[Step]:
+    ids = [s.id for s in value]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"step ids must be unique (repeated: {', '.join(duplicates)})")
+    return value
+
+
+CHAMPION = "champion"
+"""The arm of every account no experiment takes: the configured `outreach.strategy`."""
+
+
+class Experiment(Section):
+    """One challenger (behaviour.md, Strategy experiments): `share_pct` of the accounts run `strategy`."""
+
+    id: str = Field(min_length=1)
+    share_pct: Percent
+    strategy: list[Step]
+
+    @field_validator("id")
+    @classmethod
+    def _not_champion(cls, value: str) -> str:
+        if value == CHAMPION:
+            raise ValueError("`champion` is the configured outreach.strategy; name the challenger otherwise")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _unique_ids(cls, value: list[Step]) -> list[Step]:
+        return _unique_step_ids(value)
+
+
 class OutreachConfig(Section):
     """`outreach.*`."""
 
@@ -189,14 +221,23 @@ class OutreachConfig(Section):
     call_cap: CallCap = CallCap()
     rpc_cooldown_days: Days = 7
     arrangements: ArrangementRules = ArrangementRules()
+    experiments: list[Experiment] = Field(default_factory=list)
 
     @field_validator("strategy")
     @classmethod
     def _unique_ids(cls, value: list[Step]) -> list[Step]:
-        ids = [s.id for s in value]
+        return _unique_step_ids(value)
+
+    @field_validator("experiments")
+    @classmethod
+    def _experiments(cls, value: list[Experiment]) -> list[Experiment]:
+        ids = [e.id for e in value]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"step ids must be unique (repeated: {', '.join(duplicates)})")
+            raise ValueError(f"experiment ids must be unique (repeated: {', '.join(duplicates)})")
+        total = sum(e.share_pct for e in value)
+        if total > 100:
+            raise ValueError(f"share_pct must sum to at most 100 (they sum to {total})")
         return value
 
 

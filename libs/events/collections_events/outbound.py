@@ -134,6 +134,8 @@ class ContactRequested(OutboundData):
     not_after: Instant
     step: str
     as_of: IsoDate
+    strategy: str = "champion"
+    """The experiment arm whose strategy asked for it (behaviour.md, Strategy experiments)."""
 
 
 class ContactSuppressed(OutboundData):
@@ -145,6 +147,8 @@ class ContactSuppressed(OutboundData):
     step: str
     reason: SuppressionReason
     as_of: IsoDate
+    strategy: str = "champion"
+    """The experiment arm whose strategy fired the step (behaviour.md, Strategy experiments)."""
 
 
 class ContactRecorded(OutboundData):

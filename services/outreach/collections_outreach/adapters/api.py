@@ -27,10 +27,13 @@ from collections_events.api import command_event, get_runtime, get_session, serv
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Rejection
 from collections_outreach.adapters.conduct_api import add_conduct_routes
+from collections_outreach.adapters.experiments_api import add_experiment_routes
+from collections_outreach.adapters.explain_api import add_explain_routes
 from collections_outreach.adapters.tables import TREATMENT
 from collections_outreach.app.store import CLOCK_STREAM
 from collections_outreach.app.trail_store import read_trail, verify_trail
 from collections_outreach.domain.arrangements import installment_statuses
+from collections_outreach.domain.experiments import arm_of, arm_strategy
 from collections_outreach.domain.state import AccountState, from_json
 from collections_outreach.domain.steps import next_step
 
@@ -122,7 +125,8 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
             state = await _state(session, rt, row.account_id)
             since: date = row.delinquent_since
             after = closed or since
-            upcoming = next_step(rt.config.outreach.strategy, since, after, dict(state.fired))
+            strategy = arm_strategy(arm_of(row.account_id, rt.config.outreach), rt.config.outreach)
+            upcoming = next_step(strategy, since, after, dict(state.fired))
             accounts.append(
                 {
                     "account_id": row.account_id,
@@ -271,4 +275,6 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
             )
         return {"account_id": account_id, "arrangements": out}
 
+    add_experiment_routes(app)
+    add_explain_routes(app)
     return app

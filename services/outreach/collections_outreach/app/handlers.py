@@ -17,6 +17,7 @@ from collections_events import inbound, outbound
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_outreach.app import publish
+from collections_outreach.app.inputs import CLOCK, log_input
 from collections_outreach.app.results import on_arrangement, on_result
 from collections_outreach.app.store import (
     CLOCK_STREAM,
@@ -28,7 +29,9 @@ from collections_outreach.app.store import (
     save_account,
 )
 from collections_outreach.domain import account as fold
+from collections_outreach.domain import experiment_figures as figures
 from collections_outreach.domain.evaluate import evaluate
+from collections_outreach.domain.experiments import arm_of
 from collections_outreach.domain.payments import apply_payment, apply_reversal
 from collections_outreach.domain.placement import apply_placed, apply_recalled
 from collections_outreach.domain.state import AccountState
@@ -42,17 +45,33 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
     """Fold `event` into outreach's state and publish what it decides."""
     data = event.data
     if isinstance(data, inbound.DayClosed):
-        await close_day(uow, data.as_of)
+        await close_day(uow, data.as_of, event)
         return
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
         return
+    await log_input(uow, event, account_id)
     if isinstance(data, outbound.ChargedOff):
         await end_treatment(uow, account_id)
         return
     loaded = await load_account(uow, account_id)
     state = await _apply(uow, event, loaded.state)
+    state = _tally(uow, event, loaded.state, state)
     await save_account(uow, loaded, state)
+
+
+def _tally(uow: UnitOfWork, event: Event, before: AccountState, state: AccountState) -> AccountState:
+    """Each arm's per-episode figures (GET /experiments), from the event and what it made outreach publish."""
+    data = event.data
+    if isinstance(data, outbound.BucketChanged | outbound.DpdChanged):
+        state = figures.on_delinquency(before, state, arm_of(state.account_id, uow.config.outreach), data.as_of)
+    elif isinstance(data, inbound.PaymentReceived) and state.payments != before.payments:
+        state = figures.on_payment(state, data.payment_id, data.amount_minor)
+    elif isinstance(data, inbound.PaymentReversed):
+        state = figures.on_payment(state, data.payment_id, None)
+    elif isinstance(data, inbound.ContactResultReported):
+        state = figures.on_result(state, data.outcome)
+    return figures.on_emitted(state, ((e.type, e.data) for e in uow.emitted))
 
 
 async def _apply(uow: UnitOfWork, event: Event, state: AccountState) -> AccountState:
@@ -104,7 +123,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
     return state
 
 
-async def close_day(uow: UnitOfWork, as_of: date) -> None:
+async def close_day(uow: UnitOfWork, as_of: date, event: Event | None = None) -> None:
     """`day.closed` D: evaluate every account whose snapshot wakes on or before D (an indexed select).
 
     A close of a date on or before the last closed one changes nothing.
@@ -114,10 +133,13 @@ async def close_day(uow: UnitOfWork, as_of: date) -> None:
         log.info("day.closed ignored: not after the last close", as_of=as_of.isoformat())
         return
     await record_close(uow, as_of)
+    if event is not None:
+        await log_input(uow, event, CLOCK)
     woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]
     for start in range(0, len(woken), CHUNK):
         for loaded in await load_accounts(uow, woken[start : start + CHUNK]):
             state, result = evaluate(loaded.state, as_of, uow.config.outreach)
             state = await publish.evaluation(uow, state, result)
+            state = figures.on_emitted(state, publish.evaluation_events(state.account_id, result))
             await save_account(uow, loaded, state)
     log.info("day closed", as_of=as_of.isoformat(), accounts=len(woken))

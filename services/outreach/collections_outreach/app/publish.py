@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from collections_events import outbound
 from collections_events.ids import derive_id
@@ -130,6 +131,7 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
                 step=step.id,
                 reason=decision.reason,
                 as_of=decision.as_of,
+                strategy=decision.strategy,
             ),
             purpose=f"suppressed:{step.id}:{account_id}",
         )
@@ -149,6 +151,7 @@ async def contact_decision(uow: UnitOfWork, state: AccountState, decision: Conta
             not_after=decision.window.not_after,
             step=step.id,
             as_of=decision.as_of,
+            strategy=decision.strategy,
         ),
         purpose=f"request:{step.id}:{account_id}",
     )
@@ -178,3 +181,17 @@ async def evaluation(uow: UnitOfWork, state: AccountState, result: Evaluation) -
     for decision in result.contacts:
         state = await contact_decision(uow, state, decision)
     return state
+
+
+def evaluation_events(account_id: str, result: Evaluation) -> list[tuple[str, dict[str, Any]]]:
+    """The (type, data) pairs `evaluation` publishes that the experiment figures count (no envelopes
+    rebuilt: a close's figures come from the domain's decisions)."""
+    pairs: list[tuple[str, dict[str, Any]]] = [("outreach.promise_broken", {}) for _ in result.broken_promises]
+    if result.breach is not None:
+        pairs.append(("outreach.arrangement_broken", {}))
+    for decision in result.contacts:
+        if decision.reason is None:
+            pairs.append(("outreach.contact_requested", {"channel": decision.step.channel}))
+        else:
+            pairs.append(("outreach.contact_suppressed", {"reason": decision.reason}))
+    return pairs

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from collections_events.config import OutreachConfig, Step
 from collections_outreach.domain.arrangements import Breach, breach_date, break_at_close
+from collections_outreach.domain.experiments import arm_of, arm_strategy
 from collections_outreach.domain.promises import settle_at_close
 from collections_outreach.domain.state import AccountState, Promise
 from collections_outreach.domain.steps import firing_steps
@@ -29,6 +30,8 @@ class ContactDecision:
     window: ContactWindow
     reason: str | None
     destination: str | None
+    strategy: str = "champion"
+    """The experiment arm whose strategy holds `step`."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ def evaluate(
     if state.in_episode and (state.evaluated_on is None or state.evaluated_on < as_of):
         fired = dict(state.fired)
         zone = timezone_of(state)
-        for step in firing_steps(config.strategy, state.dpd(as_of), as_of, fired):
+        arm = arm_of(state.account_id, config)
+        for step in firing_steps(arm_strategy(arm, config), state.dpd(as_of), as_of, fired):
             window = contact_window(as_of, zone, config.window.start, config.window.end)
             reason = suppression_reason(state, step.channel, as_of, window.local_date, config)
             fired[step.id] = as_of
@@ -68,7 +72,7 @@ def evaluate(
                 where = destination(state.profile, step.channel)
                 if step.channel == "call":
                     state = replace(state, call_windows=_recent((*state.call_windows, window.local_date), config))
-            contacts.append(ContactDecision(step, as_of, window, reason, where))
+            contacts.append(ContactDecision(step, as_of, window, reason, where, arm))
         state = replace(state, fired=tuple(fired.items()), evaluated_on=as_of)
     return state, Evaluation(broken, breach, tuple(contacts))
 

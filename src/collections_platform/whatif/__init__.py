@@ -1,0 +1,1 @@
+"""`collections whatif`: one input replayed under several configurations, compared (issue 17)."""
