@@ -74,6 +74,7 @@ for i in "${!SERVICES[@]}"; do
   else
     DATABASE_URL="${pg/postgresql:/postgresql+asyncpg:}/$db" KAFKA_BOOTSTRAP_SERVERS="$kafka" \
       PORT="$port" HOST=127.0.0.1 OTEL_EXPORTER_OTLP_ENDPOINT="$otlp" \
+      COLLECTIONS_CONFIG="${COLLECTIONS_CONFIG:-$HERE/up-config.yaml}" \
       start_background "$svc" uv run --frozen "collections-$svc" run
   fi
   echo "$port" >"$RUN/$svc.port"

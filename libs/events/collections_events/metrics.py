@@ -29,13 +29,15 @@ in `api.service_app`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, get_args
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from collections_events.outbound import ConductRule
 
 MESSAGING_SYSTEM = "kafka"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -293,6 +295,16 @@ class PlatformMetrics:
         """Unsent outbox rows and the age of the oldest (0 when there is none), read by the relay."""
         self.outbox_backlog.set(backlog)
         self.outbox_oldest_age.set(max(oldest_age_seconds, 0.0))
+
+    def expect_agencies(self, agency_ids: Sequence[str]) -> None:
+        """Start the agency series at 0 for each configured agency, so that dashboards and the
+        breach-rate alert see a zero, not a missing series, before the first agency contact
+        (Prometheus's advice: initialise the label sets you know)."""
+        for agency in agency_ids:
+            for rule in get_args(ConductRule):
+                self.conduct_breaches.add(0, {"agency_id": agency, "rule": rule})
+            self.agency_contacts.add(0, {"agency_id": agency, "channel": "call"})
+            self.placements.add(0, {"agency_id": agency, "event": "placed", "reason": "placement"})
 
     # -- business flow --------------------------------------------------------------------------
     def event_emitted(self, event_type: str, data: Mapping[str, Any]) -> None:

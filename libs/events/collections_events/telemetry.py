@@ -117,6 +117,17 @@ def _trace_ids(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -
     return event_dict
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was set up (a test runner
+    swaps it and closes the old one; a process that redirects it later keeps its logs)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def setup_logging(level: str | None = None, stream: Any = None) -> None:
     """JSON logs to stderr (or `stream`), with contextvars, trace ids and redaction.
 
@@ -130,7 +141,7 @@ def setup_logging(level: str | None = None, stream: Any = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_ids,
     ]
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream or _CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
@@ -156,6 +167,6 @@ def setup_logging(level: str | None = None, stream: Any = None) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -27,7 +27,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from collections_events.config import ConfigError, PlatformConfig, load_config
-from collections_events.metrics import setup_metrics
+from collections_events.metrics import get_metrics, setup_metrics
 from collections_events.registry import TOPIC_KEYS
 from collections_events.runtime.consumer import CRASH_HOOK_ENV, ConsumerLoop
 from collections_events.runtime.kafka_settings import KafkaSettings, ensure_topics
@@ -128,6 +128,7 @@ async def run_service(
     settings = kafka or KafkaSettings(bootstrap_servers=bootstrap_servers)
     runtime = ServiceRuntime(spec, Database(database_url), config, span_context=True)
     await runtime.start()
+    get_metrics().expect_agencies([a.id for a in config.legal.placement.agencies])
     proc = ServiceProcess(runtime, settings, stop)
     await ensure_topics(settings, proc.all_topics())
     await proc.producer.start()

@@ -14,7 +14,6 @@ from collections_events.ids import derive_id
 from collections_events.store.uow import UnitOfWork
 from collections_outreach.app import publish
 from collections_outreach.app.agency_results import check_conduct, refusal, remember_call
-from collections_outreach.app.trail_store import attempt_issued
 from collections_outreach.domain.arrangements import decline_reason, make_arrangement
 from collections_outreach.domain.promises import record_promise
 from collections_outreach.domain.state import AccountState
@@ -28,7 +27,8 @@ async def on_result(uow: UnitOfWork, state: AccountState, data: inbound.ContactR
     An agency's result (`agency_id`) is recorded with its `agency_id` and checked for conduct
     breaches. Rejected (`system.event_rejected`, nothing recorded), naming the field: an agency
     that is not configured, a promise or an arrangement on a result whose outcome says nobody was
-    reached (`NOBODY_REACHED`), and an `attempt_id` the platform never issued for that account.
+    reached (`NOBODY_REACHED`). An `attempt_id` not on the trail is recorded all the same: the result
+    may be read before the close that issued it (behaviour.md, Time and order).
     """
     reason = refusal(uow.config, data) or await _invalid_result(uow, data)
     if reason is not None:
@@ -78,8 +78,6 @@ async def _invalid_result(uow: UnitOfWork, data: inbound.ContactResultReported) 
                 f"data.{name}: a {name} needs a contact that reached someone; "
                 f"this {data.channel} result has outcome {data.outcome}"
             )
-    if data.attempt_id is not None and not await attempt_issued(uow.session, data.account_id, data.attempt_id):
-        return f"data.attempt_id: {data.attempt_id!r} was never issued for this account"
     return None
 
 

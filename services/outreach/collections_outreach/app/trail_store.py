@@ -47,13 +47,3 @@ async def read_trail(session: AsyncSession, account_id: str) -> list[dict[str, A
 async def verify_trail(session: AsyncSession, account_id: str) -> ChainVerdict:
     """Recompute the account's chain; the verdict names the first record that does not match."""
     return verify_chain(await read_trail(session, account_id))
-
-
-async def attempt_issued(session: AsyncSession, account_id: str, attempt_id: str) -> bool:
-    """Whether the trail of `account_id` holds a `requested` record with `attempt_id`."""
-    row = await session.execute(
-        select(TRAIL.c.sequence)
-        .where(TRAIL.c.account_id == account_id, TRAIL.c.attempt_id == attempt_id, TRAIL.c.kind == "requested")
-        .limit(1)
-    )
-    return row.first() is not None
