@@ -20,13 +20,31 @@ CLOCK = "$clock"
 _INSERT = insert(INPUTS)
 
 
-async def log_input(uow: UnitOfWork, event: Event, account_id: str) -> None:
-    """Keep `event` (handled for `account_id`, or `$clock` for a close) in handling order."""
-    await execute(
-        uow.session,
-        _INSERT,
-        {"account_id": account_id, "topic": EVENT_TYPES[event.type].topic, "envelope": encode_envelope(event.envelope)},
-    )
+_PENDING = "outreach.handled_inputs"
+
+
+def log_input(uow: UnitOfWork, event: Event, account_id: str) -> None:
+    """Keep `event` (handled for `account_id`, or `$clock` for a close) in handling order.
+
+    Buffered for the batch and inserted with one executemany before its commit (nothing reads the
+    log while handling: explanations read it in their own transaction).
+    """
+    pending: list[dict[str, str]] | None = uow.state.memo.get(_PENDING)
+    if pending is None:
+        pending = uow.state.memo[_PENDING] = []
+        uow.state.before_write.append(lambda: _write(uow, pending))
+    row = {
+        "account_id": account_id,
+        "topic": EVENT_TYPES[event.type].topic,
+        "envelope": encode_envelope(event.envelope),
+    }
+    pending.append(row)
+
+
+async def _write(uow: UnitOfWork, pending: list[dict[str, str]]) -> None:
+    if pending:
+        rows, pending[:] = list(pending), []
+        await execute(uow.session, _INSERT, rows)
 
 
 async def read_inputs(session: AsyncSession, account_id: str) -> list[tuple[str, str, str]]:
