@@ -106,7 +106,7 @@ async def record_contact(
         agency_id=agency_id,
     )
     data = outbound.ContactRecorded.model_validate(record)
-    await append_record(uow.session, record)
+    append_record(uow, record)
     uow.emit("outreach.contact_recorded", data, purpose=purpose)
     return replace(state, trail_sequence=data.sequence, trail_hash=data.hash), data
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collections_events.audit_chain import ChainVerdict, verify_chain
 from collections_events.outbound import ContactRecorded
 from collections_events.store.statements import execute
+from collections_events.store.uow import UnitOfWork
 from collections_outreach.adapters.tables import TRAIL
 
 FIELDS = tuple(ContactRecorded.model_fields)
@@ -23,9 +24,26 @@ OPTIONAL_FIELDS = ("agency_id",)
 _APPEND = insert(TRAIL)
 
 
-async def append_record(session: AsyncSession, record: dict[str, Any]) -> None:
-    """Insert one record (the data of an `outreach.contact_recorded`)."""
-    await execute(session, _APPEND, {k: record.get(k) for k in FIELDS})
+def append_record(uow: UnitOfWork, record: dict[str, Any]) -> None:
+    """Append one record (the data of an `outreach.contact_recorded`) to the account's trail.
+
+    Buffered for the batch and inserted in order with one executemany before its commit (issue 14):
+    nothing reads the trail while handling; the API and the audit read it in their own transactions.
+    """
+    pending: list[dict[str, Any]] | None = uow.state.memo.get(_PENDING)
+    if pending is None:
+        pending = uow.state.memo[_PENDING] = []
+        uow.state.before_write.append(lambda: _write(uow.session, pending))
+    pending.append({k: record.get(k) for k in FIELDS})
+
+
+_PENDING = "outreach.trail"
+
+
+async def _write(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
+    if pending:
+        rows, pending[:] = list(pending), []
+        await execute(session, _APPEND, rows)
 
 
 async def read_trail(session: AsyncSession, account_id: str) -> list[dict[str, Any]]:
