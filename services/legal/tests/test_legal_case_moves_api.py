@@ -166,3 +166,12 @@ async def test_after_a_withdrawal_no_new_case_until_the_account_is_cured(legal) 
     await legal.requests("A1", *[D90 + timedelta(days=i) for i in (6, 7, 8)])
     reopened = legal.of_type(await legal.close(D90 + timedelta(days=95)), "legal.case_opened")
     assert len(reopened) == 1 and reopened[0].data["case_id"] != case_id
+
+
+async def test_a_note_over_the_limit_answers_422_naming_the_field(legal) -> None:
+    case_id = await _opened(legal)
+    async with legal.client() as http:
+        answer = await http.post(f"/cases/{case_id}/moves", json={**STEPS[0], "note": "x" * 3_000_000})
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"] == ["body", "note"]
+        assert (await http.post(f"/cases/{case_id}/moves", json={**STEPS[0], "note": "x" * 2000})).status_code == 200

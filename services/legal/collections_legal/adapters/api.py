@@ -38,6 +38,11 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
+NOTE_MAX_LENGTH = 2000
+"""The longest free-text note an agent may attach to a move or a closing (characters). Without a
+bound a 3 MB note became an event the broker refuses (issue 15); now it is a 422 naming `note`."""
+
+
 class MoveRequest(BaseModel):
     """A move of a case to its next state; `court` and `docket_number` to file, `amount_minor` for a judgment."""
 
@@ -45,9 +50,9 @@ class MoveRequest(BaseModel):
 
     to_state: Literal["demand_sent", "filed", "judgment", "enforcement"]
     actor: str = Field(min_length=1, max_length=200)
-    note: str | None = None
-    court: str | None = None
-    docket_number: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX_LENGTH)
+    court: str | None = Field(default=None, max_length=200)
+    docket_number: str | None = Field(default=None, max_length=100)
     amount_minor: int | None = Field(default=None, ge=0, strict=True)
     on_date: date | None = None
 
@@ -59,7 +64,7 @@ class CloseRequest(BaseModel):
 
     reason: Literal["paid", "settled", "withdrawn"]
     actor: str = Field(min_length=1, max_length=200)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX_LENGTH)
 
 
 def create_api(runtime: ServiceRuntime) -> FastAPI:
