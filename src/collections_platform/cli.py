@@ -122,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             if as_of is None:
                 print(f"collections explain: --as-of {args.as_of!r} is not a date written YYYY-MM-DD", file=sys.stderr)
                 return 2
-            config = load_config(args.config)
-            return explain_command(args.account, as_of, args.state or DEFAULT_STATE, args.database_url, config)
+            state_dir = args.state or DEFAULT_STATE
+            config_path = args.config
+            if config_path is None and args.database_url is None and (state_dir / "config.yaml").is_file():
+                # The run recorded its config: without it every account would be explained as champion.
+                config_path = state_dir / "config.yaml"
+            config = load_config(config_path)
+            return explain_command(args.account, as_of, state_dir, args.database_url, config)
         if args.command == "audit":
             from collections_platform.audit import verify_command
 
