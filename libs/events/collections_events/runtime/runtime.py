@@ -49,6 +49,12 @@ class RetryLater(Exception):
     """The batch met a transient database condition: redeliver it after a pause (nothing was committed)."""
 
 
+def _raise_if_transient(exc: Exception) -> None:
+    """Raise RetryLater for a lost optimistic race or a transient database condition (store/errors.py)."""
+    if isinstance(exc, ConcurrencyError) or classify(exc) is Failure.TRANSIENT:
+        raise RetryLater(f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One message handed to a service: where it came from and what validation made of it.
@@ -153,8 +159,7 @@ class ServiceRuntime:
         try:
             return await self._process_batch(deliveries)
         except Exception as exc:
-            if isinstance(exc, ConcurrencyError) or classify(exc) is Failure.TRANSIENT:
-                raise RetryLater(f"{type(exc).__name__}: {exc}"[:500]) from exc
+            _raise_if_transient(exc)
             log.warning(
                 "batch failed; retrying one by one", consumer=self.name, size=len(deliveries), error=type(exc).__name__
             )
@@ -186,8 +191,7 @@ class ServiceRuntime:
             try:
                 return await self._process_batch([delivery])
             except Exception as exc:
-                if isinstance(exc, ConcurrencyError) or classify(exc) is Failure.TRANSIENT:
-                    raise RetryLater(f"{type(exc).__name__}: {exc}"[:500]) from exc
+                _raise_if_transient(exc)
                 last_error = exc
         assert last_error is not None
         log.error(

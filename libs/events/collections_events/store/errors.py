@@ -68,10 +68,10 @@ def classify(exc: BaseException) -> Failure:
         return Failure.TRANSIENT if code[:2] in _TRANSIENT_CLASSES or code in _TRANSIENT_CODES else Failure.PERMANENT
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return Failure.TRANSIENT
-    if isinstance(exc, DisconnectionError | InterfaceError | ConnectionError | TimeoutError | OSError):
+    if isinstance(exc, DisconnectionError | InterfaceError | OSError):  # OSError: ConnectionError, TimeoutError
         return Failure.TRANSIENT
     orig = getattr(exc, "orig", None)
-    if isinstance(orig, InterfaceError | ConnectionError | OSError) or type(orig).__name__.endswith("InterfaceError"):
+    if isinstance(orig, InterfaceError | OSError) or type(orig).__name__.endswith("InterfaceError"):
         return Failure.TRANSIENT
     if isinstance(orig, sqlite3.OperationalError) and _sqlite_busy(orig):
         return Failure.TRANSIENT

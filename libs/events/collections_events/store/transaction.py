@@ -89,18 +89,7 @@ class TransactionState:
         found = {r[0]: Snapshot(r[0], int(r[1]), json.loads(r[2]), r[3]) for r in rows}
         for sid in ids:
             self.snapshots[sid] = found.get(sid)
-        pending = [s for s in ids if s not in self.versions]
-        if pending:
-            rows = await self.session.execute(
-                text(
-                    "SELECT stream_id, max(version) FROM events WHERE stream_id = ANY(CAST(:ids AS varchar[])) "
-                    "GROUP BY stream_id"
-                ),
-                {"ids": pending},
-            )
-            versions = {r[0]: int(r[1]) for r in rows}
-            for sid in pending:
-                self.versions[sid] = versions.get(sid, 0)
+        await self.stream_versions(ids)
 
     async def load(self, stream_id: str) -> Snapshot | None:
         """The snapshot of `stream_id` as this transaction sees it (None when there is none)."""
