@@ -22,6 +22,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -48,6 +49,29 @@ CRASH_HOOK_ENV = "COLLECTIONS_TEST_CRASH_AFTER_COMMIT"
 MAX_RECORDS = 2000
 LAG_INTERVAL_S = 1.0
 Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+@dataclass(frozen=True)
+class KafkaPosition:
+    """Where a consumed message sits: topic name, partition, offset (issue 18: no string to parse back).
+
+    `text` is the form printed in logs, stored in a rejection's id and sent in `dlq.position`:
+    `kafka:<topic>/<partition>/<offset>`.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> KafkaPosition:
+        """The position of a consumed record."""
+        return cls(record.topic, record.partition, record.offset)
+
+    @property
+    def text(self) -> str:
+        """`kafka:<topic>/<partition>/<offset>` (the stored and printed form)."""
+        return f"kafka:{self.topic}/{self.partition}/{self.offset}"
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -146,25 +170,26 @@ class ConsumerLoop:
 
     async def _handle_poll(self, consumer: AIOKafkaConsumer, polled: Records) -> bool:
         """One poll in one transaction; False when it must be read again (transient database condition)."""
-        records_of: dict[str, ConsumerRecord[bytes, bytes]] = {}
+        # The record behind each delivery, by the delivery's identity (a dead letter carries the
+        # delivery object it was made from), with its position as data rather than as a string.
+        records_of: dict[int, tuple[KafkaPosition, ConsumerRecord[bytes, bytes]]] = {}
         deliveries: list[Delivery] = []
         for tp in sorted(polled, key=lambda t: (t.topic, t.partition)):
             topic_key = self._key_of.get(tp.topic)
             if topic_key is None:  # not a platform topic (cannot happen with this subscription)
                 continue
             for record in polled[tp]:
-                position = f"kafka:{record.topic}/{record.partition}/{record.offset}"
-                records_of[position] = record
-                deliveries.append(
-                    Delivery(
-                        topic=topic_key,
-                        parsed=on_its_topic(decode_record(record), topic_key, record.topic),
-                        position=position,
-                        raw_value=record.value,
-                        raw_headers=tuple(record.headers),
-                        partition=record.partition,
-                    )
+                position = KafkaPosition.of(record)
+                delivery = Delivery(
+                    topic=topic_key,
+                    parsed=on_its_topic(decode_record(record), topic_key, record.topic),
+                    position=position.text,
+                    raw_value=record.value,
+                    raw_headers=tuple(record.headers),
+                    partition=position.partition,
                 )
+                records_of[id(delivery)] = (position, record)
+                deliveries.append(delivery)
         try:
             dead = await self.runtime.process(deliveries)
         except RetryLater as exc:
@@ -174,7 +199,7 @@ class ConsumerLoop:
             return False
         self._maybe_crash(deliveries)
         for letter in dead:
-            await self._dead_letter(letter, records_of[letter.delivery.position])
+            await self._dead_letter(letter, *records_of[id(letter.delivery)])
         self.wake_publisher()
         for tp, records in polled.items():
             self._offsets[tp] = records[-1].offset + 1
@@ -234,16 +259,18 @@ class ConsumerLoop:
                 log.warning("test hook: killing this process after the database commit", event_id=parsed_id)
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    async def _dead_letter(self, letter: DeadLetter, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _dead_letter(
+        self, letter: DeadLetter, position: KafkaPosition, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
         """Copy the message untouched to `<topic>.dlq`, retrying until Kafka takes it or we stop."""
         headers = dead_letter_headers(
-            record.headers, reason=letter.reason, consumer=self.runtime.name, position=letter.delivery.position
+            record.headers, reason=letter.reason, consumer=self.runtime.name, position=position.text
         )
         delay = 0.2
         while True:
             try:
                 await self.producer.send_and_wait(
-                    dead_letter_topic(record.topic), value=record.value, key=record.key, headers=headers
+                    dead_letter_topic(position.topic), value=record.value, key=record.key, headers=headers
                 )
                 log.warning("dead-lettered", consumer=self.runtime.name, position=letter.delivery.position)
                 return
