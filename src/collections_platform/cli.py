@@ -67,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         "distributed platform then decides exactly what `collections replay` decides",
     )
 
+    publish.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="with --settle: give up (exit 2, naming the consumer group behind) when one event has not "
+        "settled after this long (default 120)",
+    )
+
     channels = commands.add_parser("channels", help="run the channel simulator against a running platform")
     channels.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
     channels.add_argument("--config", type=Path, help="the platform's config (for topic names)")
@@ -177,7 +186,7 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"collections publish: cannot read {args.input}: no such file", file=sys.stderr)
         return 2
     try:
-        count = asyncio.run(_publish_settled(args.bootstrap, args.input, config, args.settle))
+        count = asyncio.run(_publish_settled(args.bootstrap, args.input, config, args.settle, args.settle_timeout))
     except (OSError, KafkaError, SQLAlchemyError, TimeoutError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"collections publish: {reason}", file=sys.stderr)
@@ -186,7 +195,9 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _publish_settled(bootstrap: str, path: Path, config: PlatformConfig, settle_pg: str | None) -> int:
+async def _publish_settled(
+    bootstrap: str, path: Path, config: PlatformConfig, settle_pg: str | None, settle_timeout: float = 120.0
+) -> int:
     from collections_platform.distributed import Settler, publish_file
     from collections_platform.services import available_specs
 
@@ -197,8 +208,14 @@ async def _publish_settled(bootstrap: str, path: Path, config: PlatformConfig, s
     urls = {spec.name: f"{base}/collections_{spec.name}" for spec in specs}
     async with Settler(bootstrap, config, specs, urls) as settler:
 
+        def progress(waited: float, behind: str) -> None:
+            print(
+                f"collections publish: waiting {waited:.0f}s of {settle_timeout:g}s to settle: {behind}",
+                file=sys.stderr,
+            )
+
         async def wait(_line: object) -> None:
-            await settler.wait()
+            await settler.wait(settle_timeout, progress=progress)
 
         return await publish_file(bootstrap, path, config, wait=wait)
 

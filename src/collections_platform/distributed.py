@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 
 from collections_events.config import PlatformConfig
@@ -176,15 +177,40 @@ class Settler:
         return [tp for t in self.topics for tp in self._partitions.get(t, [])]
 
     async def _lag(self, ends: Mapping[TopicPartition, int]) -> int:
-        total = 0
+        return sum((await self.lag_by_group(ends)).values())
+
+    async def lag_by_group(self, ends: Mapping[TopicPartition, int] | None = None) -> dict[str, int]:
+        """Messages each consumer group has not committed yet, over the topics it consumes."""
+        if ends is None:
+            ends = await self._consumer.end_offsets(await self._all_partitions())
+        out: dict[str, int] = {}
         for group, topics in self.groups.items():
-            committed = await self._admin.list_consumer_group_offsets(group)
+            try:
+                committed = await self._admin.list_consumer_group_offsets(group)
+            except KafkaError:
+                # No coordinator yet (a fresh broker creates __consumer_offsets on the first group's
+                # start): nothing committed is known, so the group counts as wholly behind this time.
+                committed = {}
+            total = 0
             for tp, end in ends.items():
                 if tp.topic in topics:
                     meta = committed.get(tp)
                     done = meta.offset if meta is not None and meta.offset >= 0 else 0
                     total += max(0, end - done)
-        return total
+            out[group] = total
+        return out
+
+    async def behind(self) -> str:
+        """One line naming what is not settled: the consumer groups behind (with their lag), else the
+        outboxes holding unsent rows."""
+        lags = {group: lag for group, lag in (await self.lag_by_group()).items() if lag}
+        if lags:
+            return "consumer group(s) behind: " + ", ".join(f"{g} (lag {n})" for g, n in sorted(lags.items()))
+        try:
+            unsent = {name: n for name, n in (await self.unsent()).items() if n}
+        except Exception as exc:  # a database that cannot be read is itself the answer
+            return f"outboxes unreadable: {type(exc).__name__}"
+        return "outbox rows unsent: " + ", ".join(f"{n} ({c})" for n, c in sorted(unsent.items()))
 
     async def unsent(self) -> dict[str, int]:
         """Each service's count of outbox rows not yet sent."""
@@ -208,14 +234,27 @@ class Settler:
         after = await self._consumer.end_offsets(partitions)
         return bool(before == after)
 
-    async def wait(self, timeout: float = 120.0, interval: float = 0.05) -> None:  # noqa: ASYNC109
-        """Poll until settled; raises TimeoutError (with the lag and unsent rows) after `timeout` s."""
-        deadline = time.monotonic() + timeout
+    async def wait(
+        self,
+        timeout: float = 120.0,  # noqa: ASYNC109
+        interval: float = 0.05,
+        progress: Callable[[float, str], None] | None = None,
+        progress_every: float = 5.0,
+    ) -> None:
+        """Poll until settled; raises TimeoutError naming the consumer groups behind after `timeout` s.
+
+        `progress(seconds_waited, what_is_behind)` is called every `progress_every` seconds of waiting.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        next_progress = started + progress_every
         while not await self.settled():
-            if time.monotonic() > deadline:
-                partitions = await self._all_partitions()
-                lag = await self._lag(await self._consumer.end_offsets(partitions))
-                raise TimeoutError(f"not settled after {timeout}s: lag {lag}, unsent {await self.unsent()}")
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"not settled after {timeout:g}s: {await self.behind()}")
+            if progress is not None and now >= next_progress:
+                progress(now - started, await self.behind())
+                next_progress = now + progress_every
             await asyncio.sleep(interval)
 
 
