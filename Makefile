@@ -9,8 +9,9 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
+# COLLECTIONS_STATE (when set) is where the run keeps its state, as for every other local command.
 run: install
-	$(UV) run collections run --config deploy/make-run.yaml
+	$(UV) run collections run --config deploy/make-run.yaml $(if $(COLLECTIONS_STATE),--state "$(COLLECTIONS_STATE)")
 
 # Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
 test: install
