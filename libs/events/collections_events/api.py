@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,3 +109,17 @@ def unprocessable(type_name: str, data: dict[str, Any], rejection: Rejection) ->
     else:  # refused at the envelope, not in data
         detail = [{"loc": ["body"], "msg": rejection.reason, "type": "value_error"}]
     return JSONResponse(status_code=422, content={"detail": detail})
+
+
+NOT_FOUND_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown to this service"}}
+"""`responses=` of a route that answers 404 (OpenAPI shows it), with `unknown(...)`'s detail."""
+
+
+def unknown(what: str, key: str) -> HTTPException:
+    """The one 404 of every service's API: `{"detail": "unknown <what> <key>"}` (issue 15).
+
+    `what` is the resource (`account`, `case`, `placement`, ...). An account is unknown to a service
+    until it has handled an event of it; an agent's command on an unknown account is answered 404
+    too, before any event is made (nothing is recorded).
+    """
+    return HTTPException(status_code=404, detail=f"unknown {what} {key}")
