@@ -19,6 +19,38 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
+# -- limits (README, Limits): generous enough that no lender payload of today is refused, small
+# enough that one field can never make an event the broker refuses (Kafka's default is 1 MB).
+MAX_ID_CHARS = 200
+"""The longest identifier (account, payment, due, attempt, agency ids...), in characters."""
+
+MAX_TEXT_CHARS = 2000
+"""The longest free text (a flag's reason, a postal address, a note), in characters."""
+
+MAX_LABEL_CHARS = 200
+"""The longest short label (a locale, a template, a step, a strategy, a bucket, a case state)."""
+
+MAX_EMAIL_CHARS = 320
+"""The longest email address (RFC 3696: 64 for the local part, 255 for the domain)."""
+
+MAX_INSTANT_CHARS = 64
+"""The longest RFC 3339 instant (with a fraction of a second to the nanosecond it is 35)."""
+
+MAX_PHONES = 20
+"""The most phone numbers an account's contacts may list."""
+
+MAX_EMAILS = 20
+"""The most email addresses an account's contacts may list."""
+
+MAX_INSTALLMENTS = 1000
+"""The most installments one arrangement may list (far above any `outreach.arrangements.max_installments`,
+so a long plan is declined as `too_many_installments` by the rule, not refused by the contract)."""
+
+MAX_DUES = 10_000
+"""The most dues one `ledger.balance_changed` or `ledger.waiver_posted` may list (83 years of monthly
+statements; about 0.9 MB of JSON, under Kafka's default message size)."""
+
+
 def _iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value
@@ -72,7 +104,7 @@ def _email(value: str) -> str:
 IsoDate = Annotated[date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 """A calendar date, ISO `YYYY-MM-DD`; impossible dates (2026-02-30) are refused."""
 
-Instant = Annotated[str, AfterValidator(_instant)]
+Instant = Annotated[str, StringConstraints(max_length=MAX_INSTANT_CHARS), AfterValidator(_instant)]
 """An RFC 3339 instant, kept as the exact string given."""
 
 MAX_MINOR_UNITS = 2**53 - 1
@@ -88,17 +120,26 @@ PositiveMinorUnits = Annotated[int, Field(strict=True, gt=0, le=MAX_MINOR_UNITS)
 Count = Annotated[int, Field(strict=True, ge=0)]
 """A non-negative integer count (dpd, attempts, sequence)."""
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-"""An opaque identifier chosen by its producer."""
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+"""An opaque identifier chosen by its producer, 1 to MAX_ID_CHARS characters."""
 
-Timezone = Annotated[str, AfterValidator(_timezone)]
+FreeText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+"""Free text written by a person or a system, at most MAX_TEXT_CHARS characters."""
+
+Label = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS)]
+"""A short name (template, step, strategy, bucket, case state, locale), at most MAX_LABEL_CHARS characters."""
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A SHA-256 digest as 64 lowercase hex digits."""
+
+Timezone = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS), AfterValidator(_timezone)]
 """An IANA timezone name (zoneinfo)."""
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """An ISO 4217 alphabetic currency code."""
 
-PhoneNumber = Annotated[str, AfterValidator(_e164)]
+PhoneNumber = Annotated[str, StringConstraints(max_length=16), AfterValidator(_e164)]
 """An E.164 phone number. Personal data: never logged."""
 
-EmailAddress = Annotated[str, AfterValidator(_email)]
+EmailAddress = Annotated[str, StringConstraints(max_length=MAX_EMAIL_CHARS), AfterValidator(_email)]
 """An email address. Personal data: never logged."""

@@ -12,11 +12,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from collections_events.fields import (
+    MAX_EMAILS,
+    MAX_INSTALLMENTS,
+    MAX_PHONES,
     Currency,
     EmailAddress,
+    FreeText,
     Identifier,
     Instant,
     IsoDate,
+    Label,
     MinorUnits,
     PhoneNumber,
     PositiveMinorUnits,
@@ -54,9 +59,9 @@ class Phone(InboundData):
 class Contacts(InboundData):
     """Where the customer can be reached (personal data: never logged)."""
 
-    phones: list[Phone] = Field(default_factory=list)
-    emails: list[EmailAddress] = Field(default_factory=list)
-    postal_address: str | None = None
+    phones: list[Phone] = Field(default_factory=list, max_length=MAX_PHONES)
+    emails: list[EmailAddress] = Field(default_factory=list, max_length=MAX_EMAILS)
+    postal_address: FreeText | None = None
 
 
 class Consents(InboundData):
@@ -77,7 +82,7 @@ class AccountOpened(InboundData):
     currency: Currency
     opened_on: IsoDate
     timezone: Timezone
-    locale: str
+    locale: Label
     contacts: Contacts
     consents: Consents
 
@@ -96,7 +101,7 @@ class AccountFlagChanged(InboundData):
 
     account_id: Identifier
     flag: Flag
-    reason: str
+    reason: FreeText
 
 
 class PaymentDue(InboundData):
@@ -153,7 +158,7 @@ class ArrangementTerms(InboundData):
     """
 
     kind: Literal["plan", "settlement"]
-    installments: list[Installment] = Field(min_length=1)
+    installments: list[Installment] = Field(min_length=1, max_length=MAX_INSTALLMENTS)
 
     @model_validator(mode="after")
     def _increasing(self) -> ArrangementTerms:

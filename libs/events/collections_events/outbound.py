@@ -6,11 +6,24 @@ service cannot publish a misspelt field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from collections_events.fields import Count, Identifier, Instant, IsoDate, MinorUnits
+from collections_events.fields import (
+    MAX_DUES,
+    MAX_ID_CHARS,
+    MAX_INSTALLMENTS,
+    MAX_TEXT_CHARS,
+    Count,
+    FreeText,
+    Identifier,
+    Instant,
+    IsoDate,
+    Label,
+    MinorUnits,
+    Sha256Hex,
+)
 from collections_events.inbound import ArrangementTerms, Channel, Installment, Outcome
 
 SuppressionReason = Literal[
@@ -48,6 +61,13 @@ RecallReason = Literal["bankruptcy", "deceased", "dispute", "cured", "expired"]
 CaseCloseReason = Literal["cured", "paid", "settled", "withdrawn", "bankruptcy", "deceased"]
 ArrangementKind = Literal["plan", "settlement"]
 
+CourtName = Annotated[str, StringConstraints(max_length=200)]
+"""A court's name, at most 200 characters (the legal API's limit)."""
+DocketNumber = Annotated[str, StringConstraints(max_length=100)]
+"""A court's docket number, at most 100 characters (the legal API's limit)."""
+RejectedText = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
+"""A rejected event's id or type as it was read (possibly empty; longer ones are not kept)."""
+
 
 class OutboundData(BaseModel):
     """Base of outbound data: frozen, no unknown fields."""
@@ -67,7 +87,7 @@ class BalanceChanged(OutboundData):
     """`ledger.balance_changed`: unpaid dues oldest first, credit beyond all dues."""
 
     account_id: Identifier
-    unpaid_dues: list[UnpaidDue]
+    unpaid_dues: list[UnpaidDue] = Field(max_length=MAX_DUES)
     credit_minor: MinorUnits
     cause_id: Identifier
 
@@ -88,7 +108,7 @@ class WaiverPosted(OutboundData):
     account_id: Identifier
     arrangement_id: Identifier
     amount_minor: MinorUnits
-    dues: list[WaivedDue] = []
+    dues: list[WaivedDue] = Field(default=[], max_length=MAX_DUES)
 
 
 class BucketChanged(OutboundData):
@@ -98,8 +118,8 @@ class BucketChanged(OutboundData):
     as_of: IsoDate
     dpd: Count
     delinquent_since: IsoDate | None
-    from_bucket: str
-    to_bucket: str
+    from_bucket: Label
+    to_bucket: Label
     past_due_minor: MinorUnits
 
 
@@ -128,13 +148,14 @@ class ContactRequested(OutboundData):
     attempt_id: Identifier
     account_id: Identifier
     channel: Channel
-    template: str
-    destination: str
+    template: Label
+    destination: FreeText
+    """A phone number, an email address, a customer id (push) or a postal address (letter)."""
     not_before: Instant
     not_after: Instant
-    step: str
+    step: Label
     as_of: IsoDate
-    strategy: str = "champion"
+    strategy: Label = "champion"
     """The experiment arm whose strategy asked for it (behaviour.md, Strategy experiments)."""
 
 
@@ -143,11 +164,11 @@ class ContactSuppressed(OutboundData):
 
     account_id: Identifier
     channel: Channel
-    template: str
-    step: str
+    template: Label
+    step: Label
     reason: SuppressionReason
     as_of: IsoDate
-    strategy: str = "champion"
+    strategy: Label = "champion"
     """The experiment arm whose strategy fired the step (behaviour.md, Strategy experiments)."""
 
 
@@ -163,8 +184,8 @@ class ContactRecorded(OutboundData):
     occurred_at: Instant
     as_of: IsoDate | None
     sequence: int
-    prev_hash: str
-    hash: str
+    prev_hash: Sha256Hex
+    hash: Sha256Hex
     agency_id: Identifier | None = Field(default=None, exclude_if=lambda value: value is None)
     """Only on a record of an agency's result (added): the key is absent from the lender's own records,
     so their JSON, and every existing chain, is unchanged."""
@@ -185,7 +206,7 @@ class ArrangementMade(OutboundData):
     arrangement_id: Identifier
     account_id: Identifier
     kind: ArrangementKind
-    installments: list[Installment]
+    installments: list[Installment] = Field(max_length=MAX_INSTALLMENTS)
     total_minor: MinorUnits
     made_on: IsoDate
 
@@ -245,12 +266,12 @@ class CaseMoved(OutboundData):
 
     case_id: Identifier
     account_id: Identifier
-    from_state: str
-    to_state: str
-    actor: str
-    note: str | None = None
-    court: str | None = None
-    docket_number: str | None = None
+    from_state: Label
+    to_state: Label
+    actor: Label
+    note: FreeText | None = None
+    court: CourtName | None = None
+    docket_number: DocketNumber | None = None
     amount_minor: MinorUnits | None = None
     on_date: IsoDate | None = None
 
@@ -264,11 +285,11 @@ class CaseMoveRequested(OutboundData):
 
     case_id: Identifier
     account_id: Identifier
-    to_state: str
+    to_state: Label
     actor: Identifier
-    note: str | None = None
-    court: str | None = None
-    docket_number: str | None = None
+    note: FreeText | None = None
+    court: CourtName | None = None
+    docket_number: DocketNumber | None = None
     amount_minor: MinorUnits | None = None
     on_date: IsoDate | None = None
 
@@ -280,7 +301,7 @@ class CaseCloseRequested(OutboundData):
     account_id: Identifier
     reason: CaseCloseReason
     actor: Identifier
-    note: str | None = None
+    note: FreeText | None = None
 
 
 class ArrangementRequested(ArrangementTerms):
@@ -339,7 +360,7 @@ class ConductBreach(OutboundData):
 class EventRejected(OutboundData):
     """`system.event_rejected`: one inbound event that was invalid and changed nothing."""
 
-    event_id: str | None
-    type: str | None
+    event_id: RejectedText | None
+    type: RejectedText | None
     line: int | None
-    reason: str
+    reason: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]

@@ -12,7 +12,25 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from collections_events.envelope import JSON_CONTENT_TYPE, Envelope
+from collections_events.fields import MAX_ID_CHARS, MAX_INSTANT_CHARS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
 from collections_events.registry import EVENT_TYPES
+
+MAX_EVENT_BYTES = 256 * 1024
+"""The largest inbound message accepted (README, Limits): its UTF-8 bytes, all of the envelope in
+structured mode, or the value plus the headers in binary mode. Larger ones are refused before they are
+parsed, so no oversized payload (a 3 MB unknown field) is ever stored; a valid event is a few KiB."""
+
+ATTRIBUTE_LIMITS: dict[str, int] = {
+    "id": MAX_ID_CHARS,
+    "type": MAX_LABEL_CHARS,
+    "subject": MAX_ID_CHARS,
+    "source": MAX_TEXT_CHARS,
+    "time": MAX_INSTANT_CHARS,
+    "datacontenttype": MAX_LABEL_CHARS,
+    "specversion": MAX_LABEL_CHARS,
+    "traceparent": MAX_LABEL_CHARS,
+}
+"""The longest value, in characters, of each envelope attribute the platform reads (README, Limits)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,16 @@ class Rejection:
     subject: str | None = None
     time: str | None = None
 
+    def __post_init__(self) -> None:
+        # A rejection is published (system.event_rejected): it must stay within the contract's limits
+        # whatever it was made from, so an over-long attribute is not kept and the reason is cut.
+        for name in ("event_id", "type", "subject", "time"):
+            value = getattr(self, name)
+            if value is not None and len(value) > ATTRIBUTE_LIMITS["id" if name == "event_id" else name]:
+                object.__setattr__(self, name, None)
+        if len(self.reason) > MAX_TEXT_CHARS:
+            object.__setattr__(self, "reason", self.reason[: MAX_TEXT_CHARS - 1] + "…")
+
 
 def describe(error: ValidationError, prefix: str = "") -> str:
     """One line naming each bad field by its path and the reason, e.g. `data.amount_minor: ...`."""
@@ -69,6 +97,9 @@ def read_structured(obj: Any, *, inbound_only: bool = False) -> Event | Rejectio
     def reject(reason: str) -> Rejection:
         return Rejection(reason=reason, event_id=event_id, type=type_name, subject=subject, time=time)
 
+    too_long = _over_long_attribute(obj)
+    if too_long:
+        return reject(too_long)
     if "data_base64" in obj:
         # CloudEvents JSON format: `data` and `data_base64` are mutually exclusive, and every event
         # of the contract carries JSON, so base64 data is never right here.
@@ -96,6 +127,21 @@ def read_structured(obj: Any, *, inbound_only: bool = False) -> Event | Rejectio
     return Event(envelope=envelope, data=data)
 
 
+def _over_long_attribute(obj: dict[str, Any]) -> str | None:
+    for name, limit in ATTRIBUTE_LIMITS.items():
+        value = obj.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return f"{name}: too long ({len(value):,} characters; at most {limit:,})"
+    return None
+
+
+def oversized(size: int) -> str | None:
+    """The rejection reason for a message of `size` bytes when it exceeds MAX_EVENT_BYTES, else None."""
+    if size <= MAX_EVENT_BYTES:
+        return None
+    return f"too large: {size:,} bytes; an inbound event is at most {MAX_EVENT_BYTES:,} bytes (README, Limits)"
+
+
 def _subject_mismatch(envelope: Envelope, data: BaseModel) -> str | None:
     # Kafka keeps order per key, and the key is the subject: a subject that is not the account would
     # put the account's events on different partitions.
@@ -108,7 +154,14 @@ def _subject_mismatch(envelope: Envelope, data: BaseModel) -> str | None:
 
 
 def read_json(text: str | bytes, *, inbound_only: bool = False) -> Event | Rejection:
-    """Validate one event given as structured-mode JSON text (a replay line, a Kafka value)."""
+    """Validate one event given as structured-mode JSON text (a replay line, a Kafka value).
+
+    Text longer than MAX_EVENT_BYTES (in UTF-8) is refused unparsed.
+    """
+    size = len(text) if isinstance(text, bytes) or text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    too_large = oversized(size)
+    if too_large:
+        return Rejection(reason=too_large)
     try:
         # Bytes must be UTF-8 (contract.md): json.loads would also guess UTF-16/32 from a BOM.
         obj = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)

@@ -31,7 +31,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from collections_events.envelope import Envelope, parse_instant
 from collections_events.registry import EVENT_TYPES
-from collections_events.validation import Event, Rejection, read_structured
+from collections_events.validation import Event, Rejection, oversized, read_structured
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 TRACEPARENT_HEADER = "traceparent"
@@ -152,8 +152,15 @@ def on_its_topic(parsed: Event | Rejection, topic_key: str, topic_name: str) -> 
 
 
 def decode_message(value: bytes | None, headers: Iterable[tuple[str, bytes | None]]) -> Event | Rejection:
-    """Read a message given as its value and headers (binary or structured mode). Never raises."""
+    """Read a message given as its value and headers (binary or structured mode). Never raises.
+
+    A message over MAX_EVENT_BYTES (value and headers) is refused before it is parsed.
+    """
     try:
+        headers = list(headers)
+        too_large = oversized(len(value or b"") + sum(len(k) + len(v or b"") for k, v in headers))
+        if too_large:
+            return Rejection(reason=too_large)
         return _decode(value, _header_map(headers))
     except Exception as exc:  # the contract: a bad message is a rejection, never a stopped consumer
         return Rejection(reason=f"unreadable message: {type(exc).__name__}: {exc}"[:500])
