@@ -30,9 +30,11 @@ in `api.service_app`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import Counter, Histogram, Meter
+from opentelemetry.metrics import _Gauge as Gauge  # the SDK names its synchronous gauge privately
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -44,6 +46,8 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 
 """Seconds; the boundaries OpenTelemetry's messaging conventions advise for durations."""
 DAY_CLOSE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 """Seconds; a day close handles every account that changes bucket that day, so it may take minutes."""
+CALL_CAP_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 14)
+"""Calls already in the cap's window when a call step is evaluated."""
 
 OUTCOMES = ("processed", "duplicate", "ignored", "rejected", "dead_lettered", "failed")
 """Values of `collections.outcome` on consumed messages: handled and committed; already in the inbox;
@@ -93,11 +97,119 @@ _PROMISE_EVENTS = {
 }
 
 
+class _Instrument(NamedTuple):
+    """One instrument of `PlatformMetrics`: the attribute it is stored as, and how it is created.
+
+    Attributes (labels) are given per measurement by the methods below, not declared here.
+    """
+
+    attribute: str
+    kind: Literal["counter", "histogram", "gauge"]
+    name: str
+    unit: str
+    description: str
+    buckets: Sequence[float] | None = None
+
+
+# One instrument a row, its description on the next line.
+# fmt: off
+INSTRUMENTS: tuple[_Instrument, ...] = (
+    # OpenTelemetry messaging conventions.
+    _Instrument("consumed", "counter", "messaging.client.consumed.messages", "{message}",
+                "Messages the consumer handed to the handler"),
+    _Instrument("sent", "counter", "messaging.client.sent.messages", "{message}",
+                "Messages the outbox relay sent to Kafka"),
+    _Instrument("process_duration", "histogram", "messaging.process.duration", "s",
+                "Handling one message: inbox, handler and commit, in one transaction", DURATION_BUCKETS),
+    _Instrument("operation_duration", "histogram", "messaging.client.operation.duration", "s",
+                "One send of the outbox relay, until Kafka acknowledged it", DURATION_BUCKETS),
+    # The platform's own.
+    _Instrument("consumer_lag", "gauge", "collections.consumer.lag", "{message}",
+                "Log end offset minus the committed position, per partition"),
+    _Instrument("outbox_backlog", "gauge", "collections.outbox.backlog", "{row}",
+                "Outbox rows not yet sent"),
+    _Instrument("outbox_oldest_age", "gauge", "collections.outbox.oldest_age", "s",
+                "Age of the oldest unsent outbox row (0 when empty)"),
+    _Instrument("dead_lettered", "counter", "collections.dead_lettered", "{message}",
+                "Messages copied to <topic>.dlq"),
+    _Instrument("rejected", "counter", "collections.rejected", "{event}",
+                "system.event_rejected published, by reason class"),
+    _Instrument("bucket_transitions", "counter", "collections.bucket_transitions", "{account}",
+                "delinquency.bucket_changed, by from and to bucket"),
+    _Instrument("accounts_in_bucket", "gauge", "collections.accounts_in_bucket", "{account}",
+                "Accounts per bucket after the last day close"),
+    _Instrument("charge_offs", "counter", "collections.charge_offs", "{account}",
+                "delinquency.charged_off published"),
+    _Instrument("contacts_requested", "counter", "collections.contacts.requested", "{contact}",
+                "outreach.contact_requested, by channel"),
+    _Instrument("contacts_suppressed", "counter", "collections.contacts.suppressed", "{contact}",
+                "outreach.contact_suppressed, by channel and reason"),
+    _Instrument("contact_results", "counter", "collections.contact_results", "{result}",
+                "Contact results recorded, by channel and outcome"),
+    _Instrument("promises", "counter", "collections.promises", "{promise}",
+                "Promises to pay, by outcome (recorded, kept, broken)"),
+    _Instrument("arrangements", "counter", "collections.arrangements", "{arrangement}",
+                "Arrangements, by event (made, declined, broken, completed)"),
+    _Instrument("cases", "counter", "collections.cases", "{case}",
+                "Legal cases, by event (opened, closed) and reason"),
+    _Instrument("conduct_breaches", "counter", "collections.conduct_breaches", "{breach}",
+                "outreach.conduct_breach, by agency and rule"),
+    _Instrument("agency_contacts", "counter", "collections.agency_contacts", "{contact}",
+                "Agencies' contact results recorded on the trail, by agency and channel"),
+    _Instrument("placements", "counter", "collections.placements", "{placement}",
+                "Placements with agencies, by agency, event (placed, recalled) and recall reason"),
+    _Instrument("day_close_duration", "histogram", "collections.day_close.duration", "s",
+                "Handling one day.closed in this service, from receipt to commit", DAY_CLOSE_BUCKETS),
+    _Instrument("call_cap_usage", "histogram", "collections.call_cap.usage", "{call}",
+                "Call requests already in the cap's window when a call step was evaluated", CALL_CAP_BUCKETS),
+    _Instrument("call_cap_limit", "gauge", "collections.call_cap.limit", "{call}",
+                "outreach.call_cap.calls in force"),
+)
+# fmt: on
+"""Every instrument, in creation order; `PlatformMetrics` declares each `attribute` with its type."""
+
+
+def _create(meter: Meter, instrument: _Instrument) -> Counter | Histogram | Gauge:
+    name, unit, description = instrument.name, instrument.unit, instrument.description
+    if instrument.kind == "counter":
+        return meter.create_counter(name, unit=unit, description=description)
+    if instrument.kind == "histogram":
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=instrument.buckets
+        )
+    return meter.create_gauge(name, unit=unit, description=description)
+
+
 class PlatformMetrics:
     """The instruments of one service process and the registry `/metrics` serves.
 
     Methods are cheap and never raise for a metric's sake; durations are seconds (float).
     """
+
+    consumed: Counter
+    sent: Counter
+    process_duration: Histogram
+    operation_duration: Histogram
+    consumer_lag: Gauge
+    outbox_backlog: Gauge
+    outbox_oldest_age: Gauge
+    dead_lettered: Counter
+    rejected: Counter
+    bucket_transitions: Counter
+    accounts_in_bucket: Gauge
+    charge_offs: Counter
+    contacts_requested: Counter
+    contacts_suppressed: Counter
+    contact_results: Counter
+    promises: Counter
+    arrangements: Counter
+    cases: Counter
+    conduct_breaches: Counter
+    agency_contacts: Counter
+    placements: Counter
+    day_close_duration: Histogram
+    call_cap_usage: Histogram
+    call_cap_limit: Gauge
 
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
@@ -113,112 +225,8 @@ class PlatformMetrics:
             resource=Resource.create({"service.name": f"collections-{service}"}),
         )
         meter = self.provider.get_meter("collections_events.metrics")
-        # OpenTelemetry messaging conventions.
-        self.consumed = meter.create_counter(
-            "messaging.client.consumed.messages",
-            unit="{message}",
-            description="Messages the consumer handed to the handler",
-        )
-        self.sent = meter.create_counter(
-            "messaging.client.sent.messages", unit="{message}", description="Messages the outbox relay sent to Kafka"
-        )
-        self.process_duration = meter.create_histogram(
-            "messaging.process.duration",
-            unit="s",
-            description="Handling one message: inbox, handler and commit, in one transaction",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self.operation_duration = meter.create_histogram(
-            "messaging.client.operation.duration",
-            unit="s",
-            description="One send of the outbox relay, until Kafka acknowledged it",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        # The platform's own.
-        self.consumer_lag = meter.create_gauge(
-            "collections.consumer.lag",
-            unit="{message}",
-            description="Log end offset minus the committed position, per partition",
-        )
-        self.outbox_backlog = meter.create_gauge(
-            "collections.outbox.backlog", unit="{row}", description="Outbox rows not yet sent"
-        )
-        self.outbox_oldest_age = meter.create_gauge(
-            "collections.outbox.oldest_age", unit="s", description="Age of the oldest unsent outbox row (0 when empty)"
-        )
-        self.dead_lettered = meter.create_counter(
-            "collections.dead_lettered", unit="{message}", description="Messages copied to <topic>.dlq"
-        )
-        self.rejected = meter.create_counter(
-            "collections.rejected", unit="{event}", description="system.event_rejected published, by reason class"
-        )
-        self.bucket_transitions = meter.create_counter(
-            "collections.bucket_transitions",
-            unit="{account}",
-            description="delinquency.bucket_changed, by from and to bucket",
-        )
-        self.accounts_in_bucket = meter.create_gauge(
-            "collections.accounts_in_bucket",
-            unit="{account}",
-            description="Accounts per bucket after the last day close",
-        )
-        self.charge_offs = meter.create_counter(
-            "collections.charge_offs", unit="{account}", description="delinquency.charged_off published"
-        )
-        self.contacts_requested = meter.create_counter(
-            "collections.contacts.requested", unit="{contact}", description="outreach.contact_requested, by channel"
-        )
-        self.contacts_suppressed = meter.create_counter(
-            "collections.contacts.suppressed",
-            unit="{contact}",
-            description="outreach.contact_suppressed, by channel and reason",
-        )
-        self.contact_results = meter.create_counter(
-            "collections.contact_results",
-            unit="{result}",
-            description="Contact results recorded, by channel and outcome",
-        )
-        self.promises = meter.create_counter(
-            "collections.promises", unit="{promise}", description="Promises to pay, by outcome (recorded, kept, broken)"
-        )
-        self.arrangements = meter.create_counter(
-            "collections.arrangements",
-            unit="{arrangement}",
-            description="Arrangements, by event (made, declined, broken, completed)",
-        )
-        self.cases = meter.create_counter(
-            "collections.cases", unit="{case}", description="Legal cases, by event (opened, closed) and reason"
-        )
-        self.conduct_breaches = meter.create_counter(
-            "collections.conduct_breaches",
-            unit="{breach}",
-            description="outreach.conduct_breach, by agency and rule",
-        )
-        self.agency_contacts = meter.create_counter(
-            "collections.agency_contacts",
-            unit="{contact}",
-            description="Agencies' contact results recorded on the trail, by agency and channel",
-        )
-        self.placements = meter.create_counter(
-            "collections.placements",
-            unit="{placement}",
-            description="Placements with agencies, by agency, event (placed, recalled) and recall reason",
-        )
-        self.day_close_duration = meter.create_histogram(
-            "collections.day_close.duration",
-            unit="s",
-            description="Handling one day.closed in this service, from receipt to commit",
-            explicit_bucket_boundaries_advisory=DAY_CLOSE_BUCKETS,
-        )
-        self.call_cap_usage = meter.create_histogram(
-            "collections.call_cap.usage",
-            unit="{call}",
-            description="Call requests already in the cap's window when a call step was evaluated",
-            explicit_bucket_boundaries_advisory=(0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 14),
-        )
-        self.call_cap_limit = meter.create_gauge(
-            "collections.call_cap.limit", unit="{call}", description="outreach.call_cap.calls in force"
-        )
+        for instrument in INSTRUMENTS:
+            setattr(self, instrument.attribute, _create(meter, instrument))
 
     # -- consumer -------------------------------------------------------------------------------
     def message_consumed(
