@@ -83,24 +83,14 @@ async def account_view(session: AsyncSession, account_id: str, scheme: BucketSch
         return None
     closed = await last_closed(session)
     held = account_from(row)
-    if closed is None:
-        return AccountOut(
-            account_id=account_id,
-            as_of=None,
-            dpd=0,
-            bucket=held.bucket,
-            delinquent_since=None,
-            past_due_minor=0,
-            charged_off=held.charged_off,
-        )
-    now = standing_at(held.dues, closed, scheme)
+    now = standing_at(held.dues, closed, scheme) if closed is not None else None
     return AccountOut(
         account_id=account_id,
         as_of=closed,
-        dpd=now.dpd,
-        bucket=now.bucket,
-        delinquent_since=now.delinquent_since,
-        past_due_minor=now.past_due_minor,
+        dpd=now.dpd if now else 0,
+        bucket=now.bucket if now else held.bucket,
+        delinquent_since=now.delinquent_since if now else None,
+        past_due_minor=now.past_due_minor if now else 0,
         charged_off=held.charged_off,
     )
 
