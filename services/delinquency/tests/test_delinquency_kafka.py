@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from collections_delinquency.adapters.spec import SPEC as DELINQUENCY
-from collections_delinquency.adapters.tables import OWN
+from collections_delinquency.app.tables import OWN
 from collections_events.ids import derive_id
 from collections_events.store.database import Database
 from collections_events.testing import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from collections_delinquency.adapters.api import create_api
-from collections_delinquency.adapters.tables import TABLES, metadata
 from collections_delinquency.app.handlers import handle, prefetch
+from collections_delinquency.app.tables import TABLES, metadata
 from collections_events.runtime.service import ServiceSpec, Subscription
 
 SPEC = ServiceSpec(

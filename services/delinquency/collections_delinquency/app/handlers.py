@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collections_delinquency.app import state
 from collections_delinquency.app.accounts import Accounts
 from collections_delinquency.app.metrics import close_metrics
+from collections_delinquency.app.queries import bucket_counts
 from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
 from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
 from collections_events import inbound, outbound
@@ -127,7 +128,7 @@ async def _refresh_bucket_gauge(session: AsyncSession, metrics: PlatformMetrics)
     now = time.monotonic()
     if _bucket_gauge_at and now - _bucket_gauge_at[0] < _BUCKET_GAUGE_EVERY_S:
         return
-    counts = await state.bucket_counts(session)
+    counts = await bucket_counts(session)
     if counts:  # an empty book is asked again at the next close
         _bucket_gauge_at[:] = [now]
         metrics.set_accounts_in_bucket(counts)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_delinquency.adapters.tables import OWN
+from collections_delinquency.app.tables import OWN
 from collections_delinquency.domain.account import DelinquencyAccount
 from collections_delinquency.domain.standing import UnpaidDue
 from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar
@@ -145,9 +145,3 @@ async def update_accounts(session: AsyncSession, rows: list[dict[str, Any]], *, 
 async def add_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Append bucket changes (`account_id`, `as_of`, `bucket`) to the history."""
     await execute(session, _INSERT_HISTORY, rows)
-
-
-async def bucket_counts(session: AsyncSession) -> dict[str, int]:
-    """How many accounts hold each last-published bucket (that is the bucket as of the last close)."""
-    rows = await session.execute(select(ACCOUNTS.c.bucket, func.count()).group_by(ACCOUNTS.c.bucket))
-    return {bucket: int(n) for bucket, n in rows}

@@ -1,6 +1,6 @@
 """Alembic environment of the delinquency service's database."""
 
-from collections_delinquency.adapters.tables import metadata
+from collections_delinquency.app.tables import metadata
 from collections_events.store.alembic_env import run
 
 run(metadata)

@@ -6,7 +6,7 @@ Revision ID: 0001
 from alembic import op
 from sqlalchemy import MetaData, insert
 
-from collections_delinquency.adapters.tables import delinquency_tables
+from collections_delinquency.app.tables import delinquency_tables
 from collections_events.store.tables import platform_tables
 
 revision = "0001"
