@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from collections_events.store.database import Database
 from collections_outreach.adapters.audit_cli import verify
-from collections_outreach.adapters.tables import SERVICE_ROLE
+from collections_outreach.app.tables import SERVICE_ROLE
 from collections_outreach.app.trail_store import read_trail, verify_trail
 
 from .conftest import Harness, make_harness, of_type

@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.api import command_event, get_runtime, get_session, service_app, unprocessable
 from collections_events.runtime.runtime import ServiceRuntime
+from collections_events.store.clock import CLOCK_STREAM
 from collections_events.validation import Rejection
 from collections_outreach.adapters.conduct_api import add_conduct_routes
 from collections_outreach.adapters.experiments_api import add_experiment_routes
 from collections_outreach.adapters.explain_api import add_explain_routes
-from collections_outreach.adapters.tables import TREATMENT
-from collections_outreach.app.store import CLOCK_STREAM
+from collections_outreach.app.tables import TREATMENT
 from collections_outreach.app.trail_store import read_trail, verify_trail
 from collections_outreach.domain.arrangements import installment_statuses
 from collections_outreach.domain.experiments import arm_of, arm_strategy

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.api import get_session
 from collections_events.outbound import ConductRule
-from collections_outreach.adapters.tables import CONDUCT
+from collections_outreach.app.tables import CONDUCT
 
 RULES: tuple[str, ...] = get_args(ConductRule)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from collections_events.runtime.service import ServiceSpec, Subscription
 from collections_outreach.adapters.api import create_api
-from collections_outreach.adapters.tables import TABLES, metadata
 from collections_outreach.app.handlers import handle
+from collections_outreach.app.tables import TABLES, metadata
 
 SPEC = ServiceSpec(
     name="outreach",

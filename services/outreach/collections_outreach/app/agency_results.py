@@ -14,7 +14,7 @@ from collections_events import inbound, outbound
 from collections_events.config import PlatformConfig
 from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.tables import CONDUCT
+from collections_outreach.app.tables import CONDUCT
 from collections_outreach.domain.conduct import CallResult, ConductRules, breaches, kept_calls, local_day
 from collections_outreach.domain.placement import call_results, holds, with_call_results
 from collections_outreach.domain.state import AccountState

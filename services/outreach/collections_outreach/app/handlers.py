@@ -14,20 +14,14 @@ from datetime import date
 import structlog
 
 from collections_events import inbound, outbound
+from collections_events.store import clock
+from collections_events.store.clock import CLOCK_STREAM
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 from collections_outreach.app import publish
 from collections_outreach.app.inputs import CLOCK, log_input
 from collections_outreach.app.results import on_arrangement, on_result
-from collections_outreach.app.store import (
-    CLOCK_STREAM,
-    end_treatment,
-    last_closed,
-    load_account,
-    load_accounts,
-    record_close,
-    save_account,
-)
+from collections_outreach.app.store import end_treatment, load_account, load_accounts, save_account
 from collections_outreach.domain import account as fold
 from collections_outreach.domain import experiment_figures as figures
 from collections_outreach.domain.evaluate import evaluate
@@ -116,7 +110,7 @@ async def _delinquency(uow: UnitOfWork, state: AccountState, since: date | None,
     for promise in change.kept:
         publish.promise_event(uow, "outreach.promise_kept", state.account_id, promise)
     if change.started:
-        closed = await last_closed(uow)
+        closed = await clock.last_closed(uow)
         if closed is not None and as_of <= closed and (state.evaluated_on is None or state.evaluated_on < closed):
             state, result = evaluate(state, closed, uow.config.outreach, at_close=False)
             state = await publish.evaluation(uow, state, result)
@@ -128,11 +122,9 @@ async def close_day(uow: UnitOfWork, as_of: date, event: Event | None = None) ->
 
     A close of a date on or before the last closed one changes nothing.
     """
-    closed = await last_closed(uow)
-    if closed is not None and as_of <= closed:
+    if not await clock.close_day(uow, as_of):
         log.info("day.closed ignored: not after the last close", as_of=as_of.isoformat())
         return
-    await record_close(uow, as_of)
     if event is not None:
         log_input(uow, event, CLOCK)
     woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]

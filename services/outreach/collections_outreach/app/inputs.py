@@ -11,12 +11,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.registry import EVENT_TYPES
+from collections_events.store.clock import CLOCK_STREAM
 from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork, encode_envelope
 from collections_events.validation import Event
-from collections_outreach.adapters.tables import INPUTS
+from collections_outreach.app.tables import INPUTS
 
-CLOCK = "$clock"
+CLOCK = CLOCK_STREAM
 _INSERT = insert(INPUTS)
 
 

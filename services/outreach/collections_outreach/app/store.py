@@ -1,4 +1,5 @@
-"""Loading and saving an account's state (its snapshot) and the clock, inside one unit of work.
+"""Loading and saving an account's state (its snapshot) inside one unit of work (the clock is
+collections_events.store.clock, the shared `$clock` snapshot).
 
 The snapshot's `wake_on` is the first close that needs the account (domain.evaluate.wake_on), so a
 close selects only those accounts through the index. The `treatment` index follows the episode.
@@ -7,19 +8,14 @@ close selects only those accounts through the index. The `treatment` index follo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import bindparam, delete, insert, update
 
 from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.tables import TREATMENT
+from collections_outreach.app.tables import TREATMENT
 from collections_outreach.domain.evaluate import wake_on
 from collections_outreach.domain.state import AccountState, from_json, to_json
-
-CLOCK_STREAM = "$clock"
-"""The snapshot holding the last closed business date (never woken: wake_on is null)."""
-
 
 _START_TREATMENT = insert(TREATMENT)
 _END_TREATMENT = delete(TREATMENT).where(TREATMENT.c.account_id == bindparam("b_account_id"))
@@ -85,22 +81,3 @@ async def end_treatment(uow: UnitOfWork, account_id: str) -> None:
     """Take a charged-off account off the treatment list (`/accounts/in-treatment`); a new episode
     after a cure lists it again."""
     await execute(uow.session, _END_TREATMENT, {"b_account_id": account_id})
-
-
-async def last_closed(uow: UnitOfWork) -> date | None:
-    """The last business date closed (None before the first close)."""
-    snapshot = await uow.load(CLOCK_STREAM)
-    if snapshot is None or not snapshot.state.get("last_closed"):
-        return None
-    return date.fromisoformat(snapshot.state["last_closed"])
-
-
-async def record_close(uow: UnitOfWork, as_of: date) -> None:
-    """Remember that business date `as_of` has closed."""
-    snapshot = await uow.load(CLOCK_STREAM)
-    await uow.save(
-        CLOCK_STREAM,
-        {"last_closed": as_of.isoformat()},
-        expected_version=snapshot.version if snapshot else 0,
-        wake_on=None,
-    )

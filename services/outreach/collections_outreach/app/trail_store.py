@@ -14,7 +14,7 @@ from collections_events.audit_chain import ChainVerdict, verify_chain
 from collections_events.outbound import ContactRecorded
 from collections_events.store.statements import execute
 from collections_events.store.uow import UnitOfWork
-from collections_outreach.adapters.tables import TRAIL
+from collections_outreach.app.tables import TRAIL
 
 FIELDS = tuple(ContactRecorded.model_fields)
 """The columns of a trail record: exactly the fields of `outreach.contact_recorded`, in its order."""

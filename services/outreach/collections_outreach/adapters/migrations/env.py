@@ -1,6 +1,6 @@
 """Alembic environment of outreach's database."""
 
 from collections_events.store.alembic_env import run
-from collections_outreach.adapters.tables import metadata
+from collections_outreach.app.tables import metadata
 
 run(metadata)

@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy import MetaData
 
 from collections_events.store.tables import platform_tables
-from collections_outreach.adapters.tables import SERVICE_ROLE, trail_table, treatment_table
+from collections_outreach.app.tables import SERVICE_ROLE, trail_table, treatment_table
 
 revision = "0001"
 down_revision = None

@@ -11,7 +11,7 @@ Revises: 0001
 from alembic import op
 from sqlalchemy import MetaData
 
-from collections_outreach.adapters.tables import SERVICE_ROLE, agency_trail_column, conduct_table
+from collections_outreach.app.tables import SERVICE_ROLE, agency_trail_column, conduct_table
 
 revision = "0002_agencies"
 down_revision = "0001"

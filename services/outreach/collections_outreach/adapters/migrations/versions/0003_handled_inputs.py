@@ -6,7 +6,7 @@ Revision ID: 0002
 from alembic import op
 from sqlalchemy import MetaData
 
-from collections_outreach.adapters.tables import SERVICE_ROLE, inputs_table
+from collections_outreach.app.tables import SERVICE_ROLE, inputs_table
 
 revision = "0003"
 down_revision = "0002_agencies"
