@@ -6,7 +6,7 @@ from pathlib import Path
 
 from collections_events.runtime.service import ServiceSpec, Subscription
 from collections_legal.adapters.api import create_api
-from collections_legal.adapters.tables import TABLES, metadata
+from collections_legal.app.tables import TABLES, metadata
 from collections_legal.app.handlers import make_handler
 
 SPEC = ServiceSpec(
