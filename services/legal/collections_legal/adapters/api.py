@@ -20,11 +20,11 @@ from collections_events.envelope import Envelope
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.uow import ConcurrencyError
 from collections_events.validation import Rejection
-from collections_legal.adapters.tables import TABLES
 from collections_legal.app.evidence import evidence_bundle, evidence_csv
 from collections_legal.app.placement_repository import PlacementFilter, PlacementRepository, empty_figures
 from collections_legal.app.repository import CaseFilter, CaseRow, LegalRepository
 from collections_legal.app.state import AccountStore
+from collections_legal.app.tables import TABLES
 from collections_legal.domain.lifecycle import (
     OPEN_STATES,
     REQUIRED_FIELDS,

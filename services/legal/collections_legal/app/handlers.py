@@ -18,17 +18,19 @@ from collections.abc import Mapping
 from datetime import date
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import Table
 
 from collections_events import inbound, outbound
-from collections_events.runtime.service import Handler
+from collections_events.envelope import Envelope
+from collections_events.runtime.handlers import HandlerTable
 from collections_events.store.uow import UnitOfWork
-from collections_events.validation import Event
 from collections_legal.app.cases import close_case, move_case, open_case
 from collections_legal.app.facts import fold_fact, is_cure
 from collections_legal.app.placements import after_referral
 from collections_legal.app.repository import LegalRepository
 from collections_legal.app.state import AccountStore, last_closed, set_last_closed
+from collections_legal.app.tables import TABLES
 from collections_legal.domain.account import Payment, apply_payment, apply_request, apply_reversal, forget_payments
 from collections_legal.domain.lifecycle import check_close, check_move
 from collections_legal.domain.referral import Referral, decide_referral
@@ -37,24 +39,30 @@ AUTO_CLOSE_FLAGS = frozenset({"bankruptcy", "deceased"})
 log = structlog.get_logger("collections.legal")
 
 
-def make_handler(tables: Mapping[str, Table]) -> Handler:
-    """The handler bound to legal's tables (the adapters give them; the app never imports adapters)."""
+def _cause(uow: UnitOfWork) -> Envelope:
+    """The envelope being handled (the runtime always sets it for a handler)."""
+    assert uow.cause is not None
+    return uow.cause
 
-    async def handle(event: Event, uow: UnitOfWork) -> None:
-        repo = LegalRepository(uow.session, tables)
-        data = event.data
-        if isinstance(data, inbound.DayClosed):
-            await _close_day(uow, repo, tables, data.as_of)
-        elif isinstance(data, inbound.PaymentReceived | inbound.PaymentReversed):
-            await _payment(uow, data)
-        elif isinstance(data, outbound.CaseMoveRequested):
-            await _move(event, uow, repo, data)
-        elif isinstance(data, outbound.CaseCloseRequested):
-            await _close(event, uow, repo, data)
-        else:
-            await _fact(event, uow, repo)
 
-    return handle
+def _repo(uow: UnitOfWork) -> LegalRepository:
+    return LegalRepository(uow.session, TABLES)
+
+
+async def _on_day_closed(data: inbound.DayClosed, uow: UnitOfWork) -> None:
+    await _close_day(uow, _repo(uow), TABLES, data.as_of)
+
+
+async def _on_fact(data: BaseModel, uow: UnitOfWork) -> None:
+    await _fact(_cause(uow), data, uow, _repo(uow))
+
+
+async def _on_move(data: outbound.CaseMoveRequested, uow: UnitOfWork) -> None:
+    await _move(_cause(uow), uow, _repo(uow), data)
+
+
+async def _on_close(data: outbound.CaseCloseRequested, uow: UnitOfWork) -> None:
+    await _close(_cause(uow), uow, _repo(uow), data)
 
 
 async def _close_day(uow: UnitOfWork, repo: LegalRepository, tables: Mapping[str, Table], on: date) -> None:
@@ -77,7 +85,7 @@ async def _close_day(uow: UnitOfWork, repo: LegalRepository, tables: Mapping[str
     log.info("day closed", as_of=on.isoformat(), accounts_read=len(woken), cases_opened=opened)
 
 
-async def _payment(uow: UnitOfWork, data: inbound.PaymentReceived | inbound.PaymentReversed) -> None:
+async def _payment(data: inbound.PaymentReceived | inbound.PaymentReversed, uow: UnitOfWork) -> None:
     """Keep a payment (or its reversal) for what an agency collects; nothing while placement is off."""
     store = AccountStore(uow)
     if not store.placement_rules.agencies:
@@ -95,18 +103,17 @@ async def _payment(uow: UnitOfWork, data: inbound.PaymentReceived | inbound.Paym
         await store.save(account, version)
 
 
-async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:
-    data = event.data
+async def _fact(cause: Envelope, data: BaseModel, uow: UnitOfWork, repo: LegalRepository) -> None:
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
         return
     store = AccountStore(uow)
     account, version = await store.load(account_id)
     before = account
-    account = fold_fact(account, event.type, data, event.envelope.time)
+    account = fold_fact(account, cause.type, data, cause.time)
 
     if isinstance(data, outbound.ContactRecorded):
-        kept = await repo.add_trail_record(event.envelope.data, data.as_of)
+        kept = await repo.add_trail_record(cause.data, data.as_of)
         if kept and data.kind == "requested" and data.as_of is not None:
             account = apply_request(account, data.as_of)
 
@@ -117,7 +124,7 @@ async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:
                 account = await close_case(uow, repo, case, account, reason="cured", as_of=data.as_of)
         elif (
             isinstance(data, inbound.AccountFlagChanged)
-            and event.type == "account.flag_set"
+            and cause.type == "account.flag_set"
             and data.flag in AUTO_CLOSE_FLAGS
         ):
             as_of = await last_closed(uow) or case.opened_on
@@ -126,8 +133,8 @@ async def _fact(event: Event, uow: UnitOfWork, repo: LegalRepository) -> None:
         await store.save(account, version)
 
 
-async def _move(event: Event, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseMoveRequested) -> None:
-    await _record_command(event, uow)
+async def _move(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseMoveRequested) -> None:
+    await _record_command(cause, uow)
     case = await repo.case(data.case_id)
     if case is None or case.account_id != data.account_id:
         uow.reject(f"case {data.case_id} is not a case of account {data.account_id}")
@@ -139,8 +146,8 @@ async def _move(event: Event, uow: UnitOfWork, repo: LegalRepository, data: outb
     await move_case(uow, repo, case, data, await last_closed(uow))
 
 
-async def _close(event: Event, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseCloseRequested) -> None:
-    await _record_command(event, uow)
+async def _close(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseCloseRequested) -> None:
+    await _record_command(cause, uow)
     case = await repo.case(data.case_id)
     if case is None or case.account_id != data.account_id:
         uow.reject(f"case {data.case_id} is not a case of account {data.account_id}")
@@ -158,7 +165,31 @@ async def _close(event: Event, uow: UnitOfWork, repo: LegalRepository, data: out
     await store.save(account, version)
 
 
-async def _record_command(event: Event, uow: UnitOfWork) -> None:
+async def _record_command(cause: Envelope, uow: UnitOfWork) -> None:
     """Keep the agent's command in the account's stream of legal's log (who asked what, when)."""
-    stream = event.envelope.subject
-    await uow.append(stream, await uow.stream_version(stream), [event.envelope])
+    stream = cause.subject
+    await uow.append(stream, await uow.stream_version(stream), [cause])
+
+
+HANDLERS: HandlerTable = {
+    inbound.DayClosed: _on_day_closed,
+    inbound.PaymentReceived: _payment,
+    inbound.PaymentReversed: _payment,
+    outbound.BalanceChanged: _on_fact,
+    outbound.BucketChanged: _on_fact,
+    outbound.DpdChanged: _on_fact,
+    inbound.AccountFlagChanged: _on_fact,
+    outbound.ContactRecorded: _on_fact,
+    outbound.PromiseEvent: _on_fact,
+    outbound.ArrangementMade: _on_fact,
+    outbound.ArrangementCompleted: _on_fact,
+    outbound.ArrangementBroken: _on_fact,
+    outbound.ArrangementDeclined: _on_fact,
+}
+"""Every event legal consumes, by its contract model; the subscription follows from it (spec.py)."""
+
+COMMANDS: HandlerTable = {
+    outbound.CaseMoveRequested: _on_move,
+    outbound.CaseCloseRequested: _on_close,
+}
+"""Agents' commands, through the API only (never from a topic)."""

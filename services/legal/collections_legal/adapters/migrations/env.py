@@ -1,6 +1,6 @@
 """Alembic environment of legal's database."""
 
 from collections_events.store.alembic_env import run
-from collections_legal.adapters.tables import metadata
+from collections_legal.app.tables import metadata
 
 run(metadata)

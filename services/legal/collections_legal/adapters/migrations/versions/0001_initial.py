@@ -7,7 +7,7 @@ from alembic import op
 from sqlalchemy import MetaData
 
 from collections_events.store.tables import platform_tables
-from collections_legal.adapters.tables import legal_tables
+from collections_legal.app.tables import legal_tables
 
 revision = "0001"
 down_revision = None

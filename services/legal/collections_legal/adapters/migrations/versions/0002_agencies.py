@@ -7,7 +7,7 @@ Revises: 0001
 from alembic import op
 from sqlalchemy import MetaData
 
-from collections_legal.adapters.tables import placement_tables
+from collections_legal.app.tables import placement_tables
 
 revision = "0002_agencies"
 down_revision = "0001"
