@@ -178,5 +178,5 @@ async def test_dispatch_calls_the_entry_of_the_events_model() -> None:
         ).to_structured()
     )
     assert isinstance(due, Event), due
-    with pytest.raises(LookupError, match="payment.due"):
+    with pytest.raises(LookupError, match=r"payment\.due"):
         await handle(due, None)  # type: ignore[arg-type]

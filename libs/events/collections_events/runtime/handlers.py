@@ -8,7 +8,7 @@ the envelope: its id, time and type, for a model shared by several types such as
 `account.flag_set`/`account.flag_cleared`).
 
 Agents' commands that arrive through the API only (`runtime.execute`, never from a topic) go in a
-second table, `COMMANDS`: `handle=dispatch(HANDLERS | COMMANDS)`, `subscriptions_for(HANDLERS)`.
+second table, `COMMANDS`: `handle=dispatch({**HANDLERS, **COMMANDS})`, `subscriptions_for(HANDLERS)`.
 
 A model names every event type that uses it (registry.py), so a table entry subscribes the service
 to all of them, on the topic each belongs to.

@@ -16,6 +16,6 @@ SPEC = ServiceSpec(
     tables=TABLES,
     migrations=Path(__file__).parent / "migrations",
     subscriptions=subscriptions_for(HANDLERS),
-    handle=dispatch(HANDLERS | COMMANDS),
+    handle=dispatch({**HANDLERS, **COMMANDS}),
     create_api=create_api,
 )
