@@ -1,19 +1,23 @@
 """Delinquency in the one service shape (issue 18, decision 0008): the subscription follows from
-HANDLERS and is what it was; on PostgreSQL a batch costs the same statements whatever its size."""
+HANDLERS and is what it was; on PostgreSQL a batch costs the same statements whatever its size, and
+the clock row orders a close and a balance change on two replicas."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from collections_delinquency.adapters.spec import SPEC
 from collections_delinquency.app.handlers import HANDLERS
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.handlers import types_of
 from collections_events.runtime.runtime import Delivery
+from collections_events.store import clock
 from collections_events.testing import make_event
 
 
@@ -59,3 +63,24 @@ async def test_statements_per_batch_do_not_grow_with_its_events(
     await batch(2, "warm")
     small, large = await batch(3, "s"), await batch(80, "l")
     assert 0 < small == large, counted
+
+
+@pytest.mark.postgres
+async def test_a_balance_change_waits_for_the_first_close_on_another_replica(
+    make_rig: Callable[..., Any], create_pg_database: Callable[[str], str]
+) -> None:
+    """The `$clock` row exists before any close (migration 0002), so its lock orders even the first
+    close and a balance change: the change decides at the date the close committed."""
+    rig = await make_rig(urls=(create_pg_database("ledger"), create_pg_database("delinquency")))
+    runtime = rig.delinquency
+    async with runtime.db.transaction() as session:  # the close, holding the clock row
+        uow = runtime.unit_of_work(session)
+        assert await clock.close_day(uow, date(2024, 1, 11), lock=True)
+        await uow.state.write()
+        change = asyncio.create_task(runtime.process([_balance("acc-1", 1, 500)]))
+        await asyncio.sleep(0.5)
+        assert not change.done(), "the balance change waits for the close to commit"
+    await change
+    async with runtime.db.transaction() as session:
+        outbox = [row[0] for row in await session.execute(text("SELECT event FROM outbox ORDER BY seq"))]
+    assert len(outbox) == 1 and '"as_of":"2024-01-11"' in outbox[0] and "bucket_changed" in outbox[0]
