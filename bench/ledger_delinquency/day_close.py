@@ -76,7 +76,7 @@ def account_rows(n: int, every: int) -> Any:
 
 
 async def load(url: str, n: int, every: int) -> None:
-    """Migrate, COPY the account states, set the clock to D-1, ANALYZE."""
+    """Migrate, COPY the account states, set the clock (the `$clock` snapshot) to D-1, ANALYZE."""
     import asyncpg
 
     from collections_delinquency.adapters.spec import SPEC
@@ -89,7 +89,8 @@ async def load(url: str, n: int, every: int) -> None:
     try:
         columns = ["account_id", "dues", "bucket", "delinquent_since", "charged_off", "wake_on", "known_since"]
         await conn.copy_records_to_table("delinquency_accounts", records=account_rows(n, every), columns=columns)
-        await conn.execute("UPDATE delinquency_clock SET last_closed = $1", D - timedelta(days=1))
+        closed = json.dumps({"last_closed": (D - timedelta(days=1)).isoformat()}, separators=(",", ":"))
+        await conn.execute("UPDATE snapshots SET state = $1 WHERE stream_id = '$clock'", closed)
         await conn.execute("VACUUM ANALYZE delinquency_accounts")
     finally:
         await conn.close()

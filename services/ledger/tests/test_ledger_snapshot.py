@@ -1,4 +1,4 @@
-"""The ledger's snapshot holds exactly the folded account (domain/snapshot.py, issue 14)."""
+"""The ledger's snapshot holds exactly the folded account (app/repository.py, issue 14)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collections_ledger.domain.fold import fold
-from collections_ledger.domain.snapshot import from_state, to_state
+from collections_ledger.app.facts import change_of
+from collections_ledger.app.repository import from_state, to_state
+from collections_ledger.domain.fold import Change, fold
 
 DAY0 = date(2024, 1, 1)
 
@@ -53,12 +54,14 @@ def _events() -> st.SearchStrategy[list[tuple[str, dict[str, object]]]]:
 
 @given(_events())
 def test_a_snapshot_through_json_is_the_folded_account(events: list[tuple[str, dict[str, object]]]) -> None:
-    safe = []
+    safe: list[Change] = []
     for type_name, data in events:
+        change = change_of(type_name, data)
+        assert change is not None
         try:
-            fold([*safe, (type_name, data)])
+            fold([*safe, change])
         except ValueError:
             continue  # a reversal of a payment never seen is rejected by the handler, never stored
-        safe.append((type_name, data))
+        safe.append(change)
     account = fold(safe)
     assert from_state(json.loads(json.dumps(to_state(account)))) == account

@@ -1,5 +1,6 @@
-"""Delinquency's handler: `ledger.balance_changed` and `day.closed` (behaviour.md, Delinquency;
-docs/decisions/0001: delinquent_since and as_of).
+"""Delinquency's handlers: `ledger.balance_changed` and `day.closed` (behaviour.md, Delinquency;
+docs/decisions/0001: delinquent_since and as_of). `HANDLERS` at the end is the table the runtime
+dispatches on and the subscription follows from (decision 0008).
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from datetime import date
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_delinquency.app import state
-from collections_delinquency.app.accounts import Accounts
+from collections_delinquency.app.facts import dues_of, scheme_of
 from collections_delinquency.app.metrics import close_metrics
 from collections_delinquency.app.queries import bucket_counts
+from collections_delinquency.app.repository import DelinquencyAccounts
 from collections_delinquency.domain.account import Change, DelinquencyAccount, evaluate, wake_on
-from collections_delinquency.domain.standing import BucketScheme, UnpaidDue
 from collections_events import inbound, outbound
-from collections_events.config import DelinquencyConfig
 from collections_events.metrics import PlatformMetrics
+from collections_events.runtime.handlers import HandlerTable
+from collections_events.store import clock
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
 
@@ -28,27 +29,13 @@ CHUNK = 5000
 """Accounts read, decided and written per round trip during a close."""
 
 
-def scheme_of(config: DelinquencyConfig) -> BucketScheme:
-    """The bucket scheme in force (`delinquency.buckets`: a preset or a custom list)."""
-    return BucketScheme.of([(b.name, b.from_dpd) for b in config.bucket_list])
-
-
 async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
     """Read the clock and the batch's accounts before its events are handled (one query each).
 
     The clock first: the lock order is always clock then accounts, so a close never deadlocks.
     """
-    accounts = Accounts.of(uow)
-    await accounts.last_closed()
+    accounts = DelinquencyAccounts.of(uow)
     await accounts.prefetch(e.data.account_id for e in events if isinstance(e.data, outbound.BalanceChanged))
-
-
-async def handle(event: Event, uow: UnitOfWork) -> None:
-    """Dispatch on the event's type; other types are ignored."""
-    if isinstance(event.data, outbound.BalanceChanged):
-        await on_balance_changed(event.data, uow)
-    elif isinstance(event.data, inbound.DayClosed):
-        await on_day_closed(event.data.as_of, uow)
 
 
 async def on_balance_changed(data: outbound.BalanceChanged, uow: UnitOfWork) -> None:
@@ -56,66 +43,60 @@ async def on_balance_changed(data: outbound.BalanceChanged, uow: UnitOfWork) -> 
     publish at once (as_of that date; a cure goes straight to the first bucket).
     """
     cfg = uow.config.delinquency
-    scheme = scheme_of(cfg)
-    accounts = Accounts.of(uow)
+    accounts = DelinquencyAccounts.of(uow)
     closed = await accounts.last_closed()
-    known = await accounts.load(data.account_id)
-    account = known or DelinquencyAccount.new(scheme)
-    account = DelinquencyAccount(
-        tuple(UnpaidDue(d.due_date, d.unpaid_minor) for d in data.unpaid_dues),
-        account.bucket,
-        account.delinquent_since,
-        account.charged_off,
-    )
+    known = await accounts.get(data.account_id)
+    account = known or DelinquencyAccount.new(scheme_of(cfg))
+    account = DelinquencyAccount(dues_of(data), account.bucket, account.delinquent_since, account.charged_off)
     history: list[dict[str, object]] = []
     if closed is not None:
-        account, changes = evaluate(account, closed, scheme, cfg.charge_off_dpd)
+        account, changes = evaluate(account, closed, scheme_of(cfg), cfg.charge_off_dpd)
         _publish(uow, data.account_id, changes, history)
-    accounts.put(data.account_id, account, wake_on(account, closed, scheme, cfg.charge_off_dpd), closed)
+    await accounts.put(data.account_id, account)
     accounts.add_history(history)
 
 
-async def on_day_closed(as_of: date, uow: UnitOfWork) -> None:
+async def on_day_closed(data: inbound.DayClosed, uow: UnitOfWork) -> None:
     """Close business date `as_of`: recompute only the accounts whose `wake_on` is on or before it.
 
-    A date not after the last closed one is rejected (delinquency owns the clock topic). Accounts are
-    handled in account_id order, in chunks: one SELECT, the domain, one executemany UPDATE each.
+    A date not after the last closed one is rejected (delinquency owns the clock topic). The clock
+    is locked for update before any account (PostgreSQL), then the waking accounts are handled.
     """
-    cfg = uow.config.delinquency
-    scheme = scheme_of(cfg)
-    session = uow.session
-    accounts = Accounts.of(uow)
-    await accounts.before_close()
-    closed = await state.last_closed(session, for_update=True)
-    if closed is not None and as_of <= closed:
+    as_of = data.as_of
+    accounts = DelinquencyAccounts.of(uow)
+    await accounts.begin_close()
+    previous = await clock.last_closed(uow, lock="update")
+    if not await clock.close_day(uow, as_of, lock=True):
+        assert previous is not None
         uow.reject(
-            f"day.closed: business date {as_of.isoformat()} is not after the last closed date {closed.isoformat()}"
+            f"day.closed: business date {as_of.isoformat()} is not after the last closed date {previous.isoformat()}"
         )
         return
-    read = published = 0
-    after = ""
-    while True:
-        rows = await state.waking_accounts(session, as_of, after=after, limit=CHUNK)
-        if not rows:
-            break
-        read += len(rows)
-        updates = []
-        history: list[dict[str, object]] = []
-        for row in rows:
-            account, changes = evaluate(state.account_from(row), as_of, scheme, cfg.charge_off_dpd)
-            published += _publish(uow, row[0], changes, history)
-            values = state.account_values(account, wake_on(account, as_of, scheme, cfg.charge_off_dpd))
-            del values["dues"]
-            updates.append({"b_account_id": row[0], **values})
-        await state.update_accounts(session, updates, with_dues=False)
-        await state.add_history(session, history)
-        after = rows[-1][0]
-    await state.set_last_closed(session, as_of)
-    accounts.closed(as_of)
+    read, published = await _close_waking(uow, accounts, as_of)
     close_metrics.record(read, published)
     if uow.metrics is not None:
-        await _refresh_bucket_gauge(session, uow.metrics)
+        await _refresh_bucket_gauge(uow.session, uow.metrics)
     log.info("day closed", as_of=as_of.isoformat(), accounts_read=read, published=published)
+
+
+async def _close_waking(uow: UnitOfWork, accounts: DelinquencyAccounts, as_of: date) -> tuple[int, int]:
+    """The accounts whose `wake_on` is on or before `as_of`, in account_id order and in chunks (one
+    SELECT, the domain, one executemany UPDATE each); returns how many were read and published."""
+    cfg = uow.config.delinquency
+    scheme = scheme_of(cfg)
+    read = published = 0
+    after = ""
+    while chunk := await accounts.waking(as_of, after=after, limit=CHUNK):
+        read += len(chunk)
+        closed: list[tuple[str, DelinquencyAccount, date | None]] = []
+        history: list[dict[str, object]] = []
+        for account_id, held in chunk:
+            account, changes = evaluate(held, as_of, scheme, cfg.charge_off_dpd)
+            published += _publish(uow, account_id, changes, history)
+            closed.append((account_id, account, wake_on(account, as_of, scheme, cfg.charge_off_dpd)))
+        await accounts.write_closed(closed, history)
+        after = chunk[-1][0]
+    return read, published
 
 
 _BUCKET_GAUGE_EVERY_S = 60.0
@@ -172,3 +153,10 @@ def _publish(uow: UnitOfWork, account_id: str, changes: tuple[Change, ...], hist
                 purpose=f"chargeoff:{account_id}",
             )
     return len(changes)
+
+
+HANDLERS: HandlerTable = {
+    outbound.BalanceChanged: on_balance_changed,
+    inbound.DayClosed: on_day_closed,
+}
+"""Every event delinquency consumes, by its contract model; the subscription follows from it (spec.py)."""

@@ -1,7 +1,8 @@
 """Delinquency's read models: an account's standing, counts per bucket, roll rates (decision 0008).
 
-Functions take the session and return response models; everything is as of the last closed business
-date. A bucket on date X is the one of the account's last bucket change with `as_of <= X` (the
+The views take a unit of work used for reading only (its session, and the `$clock` snapshot through
+collections_events.store.clock, no lock) and return response models; everything is as of the last
+closed business date. A bucket on date X is the one of the account's last bucket change with `as_of <= X` (the
 history table), or the first bucket when there is none. Portable SQL (window functions): SQLite and
 PostgreSQL.
 """
@@ -16,8 +17,10 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
-from collections_delinquency.app.state import ACCOUNT_COLUMNS, ACCOUNTS, CLOCK, HISTORY, account_from
+from collections_delinquency.app.repository import ACCOUNT_COLUMNS, ACCOUNTS, HISTORY, account_from
 from collections_delinquency.domain.standing import BucketScheme, standing_at
+from collections_events.store import clock
+from collections_events.store.uow import UnitOfWork
 
 
 class AccountOut(BaseModel):
@@ -70,18 +73,13 @@ class RollRatesOut(BaseModel):
     rows: list[RollRow]
 
 
-async def last_closed(session: AsyncSession) -> date | None:
-    """The last closed business date (no lock: a read model)."""
-    closed: date | None = await session.scalar(select(CLOCK.c.last_closed))
-    return closed
-
-
-async def account_view(session: AsyncSession, account_id: str, scheme: BucketScheme) -> AccountOut | None:
+async def account_view(reader: UnitOfWork, account_id: str, scheme: BucketScheme) -> AccountOut | None:
     """The account's dpd, bucket, delinquent_since and past-due amount as of the last close; None if unknown."""
-    row = (await session.execute(select(*ACCOUNT_COLUMNS).where(ACCOUNTS.c.account_id == account_id))).first()
+    query = select(*ACCOUNT_COLUMNS).where(ACCOUNTS.c.account_id == account_id)
+    row = (await reader.session.execute(query)).first()
     if row is None:
         return None
-    closed = await last_closed(session)
+    closed = await clock.last_closed(reader)
     held = account_from(row)
     now = standing_at(held.dues, closed, scheme) if closed is not None else None
     return AccountOut(
@@ -101,19 +99,19 @@ async def bucket_counts(session: AsyncSession) -> dict[str, int]:
     return {bucket: int(n) for bucket, n in rows}
 
 
-async def buckets_view(session: AsyncSession, scheme: BucketScheme) -> BucketsOut:
+async def buckets_view(reader: UnitOfWork, scheme: BucketScheme) -> BucketsOut:
     """How many known accounts (current ones included) are in each bucket as of the last close."""
-    closed = await last_closed(session)
-    counts = await bucket_counts(session)
+    closed = await clock.last_closed(reader)
+    counts = await bucket_counts(reader.session)
     return BucketsOut(
         as_of=closed,
         buckets=[BucketCount(bucket=b, accounts=counts.get(b, 0)) for b in _ordered(scheme.names, counts)],
     )
 
 
-async def roll_rates_view(session: AsyncSession, from_date: date, to_date: date, scheme: BucketScheme) -> RollRatesOut:
+async def roll_rates_view(reader: UnitOfWork, from_date: date, to_date: date, scheme: BucketScheme) -> RollRatesOut:
     """Share of the accounts in each bucket on `from_date` that were in each bucket on `to_date`."""
-    matrix = await transitions(session, from_date, to_date, scheme.first)
+    matrix = await transitions(reader.session, from_date, to_date, scheme.first)
     sources = {f for f, _ in matrix}
     targets = {t for _, t in matrix}
     rows = []

@@ -5,13 +5,15 @@
   charged-off in this episode), and `wake_on`, the next business date whose close can change it
   (indexed: a close reads only rows with `wake_on <= D`). `known_since` is the last closed date when
   the account was first seen (null: before the first close), for roll rates.
-- `delinquency_clock`: one row, the last closed business date (delinquency owns the clock topic).
 - `delinquency_bucket_history`: every published bucket change, so a bucket on any date is answerable.
+
+The last closed business date is the platform's `$clock` snapshot (collections_events.store.clock);
+migration 0002 moved it there from the `delinquency_clock` table of 0001.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, MetaData, String, Table, Text
 
 from collections_events.store.tables import SEQUENCE_TYPE, platform_tables
 
@@ -30,12 +32,6 @@ def delinquency_tables(metadata: MetaData) -> dict[str, Table]:
         Column("known_since", Date, nullable=True),
         Index("ix_delinquency_accounts_wake_on", "wake_on", "account_id"),
     )
-    clock = Table(
-        "delinquency_clock",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=False),
-        Column("last_closed", Date, nullable=True),
-    )
     history = Table(
         "delinquency_bucket_history",
         metadata,
@@ -45,7 +41,7 @@ def delinquency_tables(metadata: MetaData) -> dict[str, Table]:
         Column("bucket", String(100), nullable=False),
         Index("ix_delinquency_bucket_history_account", "account_id", "as_of"),
     )
-    return {"accounts": accounts, "clock": clock, "history": history}
+    return {"accounts": accounts, "history": history}
 
 
 metadata = MetaData()

@@ -1,11 +1,20 @@
-"""The ledger's handler for every event it consumes (behaviour.md, Ledger; Arrangements for waivers)."""
+"""The ledger's handlers, one per event model it consumes (behaviour.md, Ledger; Arrangements for waivers).
+
+Each takes the event's validated data and the unit of work; `HANDLERS` at the end is the table the
+runtime dispatches on and the subscription follows from (decision 0008).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from collections_events import inbound, outbound
 from collections_events.envelope import Envelope
-from collections_events.store.uow import Snapshot, UnitOfWork
+from collections_events.runtime.handlers import HandlerTable
+from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
+from collections_ledger.app.facts import OPENING_FIELDS, due_of, opening_of, payment_of
+from collections_ledger.app.repository import LedgerAccounts
 from collections_ledger.domain.account import (
     Balance,
     ConflictingPaymentError,
@@ -19,86 +28,40 @@ from collections_ledger.domain.account import (
     balance,
     settlement_waiver,
 )
-from collections_ledger.domain.fold import due_from, fold, opening_from, payment_from
-from collections_ledger.domain.snapshot import from_state, to_state
-
-OPENING_FIELDS = ("account_id", "product", "currency", "opened_on")
-"""What the ledger stores of `account.opened`: no personal data (contacts stay with outreach)."""
 
 
-async def handle(event: Event, uow: UnitOfWork) -> None:
-    """Fold the event into its account; publish `ledger.balance_changed` when the balance moved.
-
-    The account's stream holds the inbound events that changed it and what the ledger published
-    about it; an event that changes nothing (a repeated `due_id` or `payment_id`) is not stored.
-    A reversal of a payment never seen is answered with `system.event_rejected` and changes nothing.
-    """
-    data = event.data
-    account_id: str | None = getattr(data, "account_id", None)
-    if account_id is None:
-        return
-    snapshot = await uow.load(account_id)
-    account = await _current(uow, account_id, snapshot)
-    tolerance = uow.config.ledger.tolerance_minor
-    stored: Envelope = event.envelope
-
-    if isinstance(data, inbound.PaymentDue):
-        after_account = apply_due(account, due_from(event.envelope.data))
-    elif isinstance(data, inbound.PaymentReceived):
-        try:
-            after_account = apply_payment(account, payment_from(event.envelope.data))
-        except ConflictingPaymentError as exc:
-            uow.reject(str(exc))
-            return
-    elif isinstance(data, inbound.PaymentReversed):
-        try:
-            after_account = apply_reversal(account, data.payment_id)
-        except UnknownPaymentError as exc:
-            uow.reject(str(exc))
-            return
-    elif isinstance(data, inbound.AccountOpened):
-        after_account = apply_opening(account, opening_from(event.envelope.data))
-        stored = event.envelope.model_copy(update={"data": {k: event.envelope.data[k] for k in OPENING_FIELDS}})
-    elif isinstance(data, outbound.ArrangementCompleted):
-        after = _post_settlement_waiver(uow, account, data)
-        if after is not None:
-            await _save(uow, account_id, snapshot, after)
-        return
-    else:
-        return
-    if after_account == account:
-        return
-    await uow.append(account_id, await uow.stream_version(account_id), [stored])
-    await _save(uow, account_id, snapshot, after_account)
-    _publish_if_moved(uow, account_id, balance(account, tolerance), balance(after_account, tolerance))
+async def on_due(data: inbound.PaymentDue, uow: UnitOfWork) -> None:
+    """A due joins the account (a repeated `due_id` changes nothing)."""
+    await _change(uow, data.account_id, lambda account: apply_due(account, due_of(data)))
 
 
-async def _current(uow: UnitOfWork, account_id: str, snapshot: Snapshot | None) -> LedgerAccount:
-    """The account from its snapshot; from its stream when it has none yet (a database from before snapshots)."""
-    if snapshot is not None:
-        return from_state(snapshot.state)
-    if await uow.stream_version(account_id) == 0:
-        return LedgerAccount()
-    return fold((e.type, e.data) for e in await uow.read_stream(account_id))
+async def on_payment(data: inbound.PaymentReceived, uow: UnitOfWork) -> None:
+    """A payment is pooled; a known `payment_id` with another amount is rejected naming both."""
+    await _change(uow, data.account_id, lambda account: apply_payment(account, payment_of(data)))
 
 
-async def _save(uow: UnitOfWork, account_id: str, snapshot: Snapshot | None, account: LedgerAccount) -> None:
-    """Keep the account's snapshot at its new state (optimistic: the version it was read at)."""
-    version = snapshot.version if snapshot is not None else 0
-    await uow.save(account_id, to_state(account), expected_version=version, wake_on=None)
+async def on_reversal(data: inbound.PaymentReversed, uow: UnitOfWork) -> None:
+    """A payment is removed as if never applied; a reversal of a payment never seen is rejected."""
+    await _change(uow, data.account_id, lambda account: apply_reversal(account, data.payment_id))
 
 
-def _post_settlement_waiver(
-    uow: UnitOfWork, account: LedgerAccount, data: outbound.ArrangementCompleted
-) -> LedgerAccount | None:
+async def on_opening(data: inbound.AccountOpened, uow: UnitOfWork) -> None:
+    """The account's product, currency and opening date; only those fields are stored (no personal data)."""
+    assert uow.cause is not None
+    stored = uow.cause.model_copy(update={"data": {k: uow.cause.data[k] for k in OPENING_FIELDS}})
+    await _change(uow, data.account_id, lambda account: apply_opening(account, opening_of(data)), stored=stored)
+
+
+async def on_arrangement_completed(data: outbound.ArrangementCompleted, uow: UnitOfWork) -> None:
     """A completed settlement forgives the rest of the dues due on or before its `made_on`.
 
     `ledger.waiver_posted` first, then `ledger.balance_changed` if the balance moved; a plan, or a
     settlement whose waiver is already posted, changes nothing (behaviour.md, Arrangements).
-    Returns the account after the waiver (None when nothing was posted).
     """
+    accounts = LedgerAccounts.of(uow)
+    account = await accounts.account(data.account_id)
     if data.kind != "settlement" or account.has_waiver(data.arrangement_id):
-        return None
+        return
     tolerance = uow.config.ledger.tolerance_minor
     waiver = settlement_waiver(account, data.arrangement_id, data.made_on, tolerance)
     uow.emit(
@@ -113,7 +76,36 @@ def _post_settlement_waiver(
     )
     after = apply_waiver(account, waiver)
     _publish_if_moved(uow, data.account_id, balance(account, tolerance), balance(after, tolerance))
-    return after
+    await accounts.put(data.account_id, after)
+
+
+async def _change(
+    uow: UnitOfWork,
+    account_id: str,
+    change: Callable[[LedgerAccount], LedgerAccount],
+    *,
+    stored: Envelope | None = None,
+) -> None:
+    """Apply `change` to the account; when it moved, append the cause (or `stored`) to the account's
+    stream, keep the new snapshot and publish `ledger.balance_changed` if the balance moved.
+
+    An event that changes nothing is not stored; a refused payment or reversal is rejected
+    (`system.event_rejected`) and changes nothing.
+    """
+    accounts = LedgerAccounts.of(uow)
+    before = await accounts.account(account_id)
+    try:
+        after = change(before)
+    except (ConflictingPaymentError, UnknownPaymentError) as exc:
+        uow.reject(str(exc))
+        return
+    if after == before:
+        return
+    assert uow.cause is not None
+    await uow.append(account_id, await uow.stream_version(account_id), [stored or uow.cause])
+    await accounts.put(account_id, after)
+    tolerance = uow.config.ledger.tolerance_minor
+    _publish_if_moved(uow, account_id, balance(before, tolerance), balance(after, tolerance))
 
 
 def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: Balance) -> None:
@@ -131,3 +123,20 @@ def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: 
         ),
         purpose="balance",
     )
+
+
+async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """Read the snapshots of a batch's accounts in one round trip (docs/decisions/0007)."""
+    await LedgerAccounts.of(uow).prefetch(
+        dict.fromkeys(a for e in events if (a := getattr(e.data, "account_id", None)) is not None)
+    )
+
+
+HANDLERS: HandlerTable = {
+    inbound.AccountOpened: on_opening,
+    inbound.PaymentDue: on_due,
+    inbound.PaymentReceived: on_payment,
+    inbound.PaymentReversed: on_reversal,
+    outbound.ArrangementCompleted: on_arrangement_completed,
+}
+"""Every event the ledger consumes, by its contract model; the subscription follows from it (spec.py)."""

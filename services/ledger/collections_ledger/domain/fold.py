@@ -1,10 +1,13 @@
-"""Rebuild an account from its stored events (the ledger's stream is its source of truth)."""
+"""Rebuild an account from what changed it, in stream order (the ledger's stream is its record).
+
+The changes are domain values (app/facts.py makes them from stored events and contract models);
+this module never sees a Mapping.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from collections_ledger.domain.account import (
     Due,
@@ -20,47 +23,33 @@ from collections_ledger.domain.account import (
 )
 
 
-def due_from(data: Mapping[str, Any]) -> Due:
-    """A Due from `payment.due` data (dates as ISO strings or dates)."""
-    return Due(
-        due_id=data["due_id"],
-        due_date=_date(data["due_date"]),
-        amount_minor=data["amount_due_minor"],
-        statement_balance_minor=data["statement_balance_minor"],
-    )
+@dataclass(frozen=True)
+class Reversal:
+    """`payment.reversed`: the payment `payment_id` is removed as if never applied."""
+
+    payment_id: str
 
 
-def payment_from(data: Mapping[str, Any]) -> Payment:
-    """A Payment from `payment.received` data."""
-    return Payment(data["payment_id"], data["amount_minor"], _date(data["received_on"]))
+Change = Due | Payment | Reversal | Opening | Waiver
+"""One thing that changes an account's money or its opening (behaviour.md, Ledger)."""
 
 
-def opening_from(data: Mapping[str, Any]) -> Opening:
-    """An Opening from `account.opened` data (only product, currency and opened_on are read)."""
-    return Opening(data["product"], data["currency"], _date(data["opened_on"]))
+def apply(account: LedgerAccount, change: Change) -> LedgerAccount:
+    """The account after `change` (see the `apply_*` functions for the errors each can raise)."""
+    if isinstance(change, Due):
+        return apply_due(account, change)
+    if isinstance(change, Payment):
+        return apply_payment(account, change)
+    if isinstance(change, Reversal):
+        return apply_reversal(account, change.payment_id)
+    if isinstance(change, Opening):
+        return apply_opening(account, change)
+    return apply_waiver(account, change)
 
 
-def waiver_from(data: Mapping[str, Any]) -> Waiver:
-    """A Waiver from `ledger.waiver_posted` data."""
-    return Waiver(data["arrangement_id"], tuple((d["due_id"], d["amount_minor"]) for d in data["dues"]))
-
-
-def fold(events: Iterable[tuple[str, Mapping[str, Any]]]) -> LedgerAccount:
-    """The account after `events` (type, data) in stream order; other types are ignored."""
+def fold(changes: Iterable[Change]) -> LedgerAccount:
+    """The account after `changes`, in order, from an empty account."""
     account = LedgerAccount()
-    for type_name, data in events:
-        if type_name == "payment.due":
-            account = apply_due(account, due_from(data))
-        elif type_name == "payment.received":
-            account = apply_payment(account, payment_from(data))
-        elif type_name == "payment.reversed":
-            account = apply_reversal(account, data["payment_id"])
-        elif type_name == "account.opened":
-            account = apply_opening(account, opening_from(data))
-        elif type_name == "ledger.waiver_posted":
-            account = apply_waiver(account, waiver_from(data))
+    for change in changes:
+        account = apply(account, change)
     return account
-
-
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

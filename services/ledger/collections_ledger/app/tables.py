@@ -1,4 +1,4 @@
-"""The ledger's tables: only the shared ones (its accounts are folds over its event streams)."""
+"""The ledger's tables: only the platform's (its accounts are snapshots and streams in them)."""
 
 from __future__ import annotations
 
