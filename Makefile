@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint up down schemas bench image jaeger
+.PHONY: install run test test-fast lint up down schemas bench image jaeger clarifications
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -49,6 +49,11 @@ image:
 BENCH_ARGS ?=
 bench: install
 	$(UV) run python bench/throughput.py $(BENCH_ARGS)
+
+# Issue 15's whole-run check of behaviour.md's clarified rules at full size: a random portfolio of
+# 2,000 accounts x 100 business days (2x10^5 account-days) replayed and checked (`make test` runs 240 x 90).
+clarifications: install
+	COLLECTIONS_CLARIFICATIONS_ACCOUNTS=2000 COLLECTIONS_CLARIFICATIONS_DAYS=100 $(UV) run pytest -s tests/platform/test_platform_clarifications.py
 
 # The slim Jaeger binary `make up` and the trace tests use (built once, cached; see deploy/README.md).
 jaeger:

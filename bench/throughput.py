@@ -61,6 +61,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
@@ -351,7 +352,10 @@ class Run:
                 ends = await _end_offsets(self.bootstrap, [*inputs, *outputs])
                 committed, lag = 0, 0
                 for service in self.services:
-                    offsets = await admin.list_consumer_group_offsets(f"collections-{service}")
+                    try:
+                        offsets = await admin.list_consumer_group_offsets(f"collections-{service}")
+                    except GroupCoordinatorNotAvailableError:  # the group is still forming: nothing done yet
+                        offsets = {}
                     for tp in mine[service]:
                         done = offsets[tp].offset if tp in offsets else 0
                         committed += done

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from collections_events.registry import EVENT_TYPES
-from collections_outreach.adapters.api import ARRANGEMENT_EXAMPLES, RESULT_EXAMPLES, create_api
+from collections_outreach.adapters.api import create_api
+from collections_outreach.adapters.api_bodies import ARRANGEMENT_EXAMPLES, RESULT_EXAMPLES
 
 from .conftest import Harness
 
@@ -43,7 +44,7 @@ async def test_manual_result_goes_on_the_trail(outreach: Harness, client: httpx.
         ({"channel": "call", "outcome": "maybe", "occurred_at": "2026-01-12T02:00:00Z"}, "data.outcome"),
         ({"channel": "fax", "outcome": "delivered", "occurred_at": "2026-01-12T02:00:00Z"}, "data.channel"),
         ({"channel": "call", "outcome": "delivered", "occurred_at": "2026-01-12 02:00"}, "data.occurred_at"),
-        ({"channel": "call", "outcome": "delivered"}, "data.occurred_at"),
+        ({"channel": "call", "outcome": "delivered", "occurred_at": None, "note": "x"}, "data.note"),
         (
             {
                 "channel": "call",
@@ -55,7 +56,13 @@ async def test_manual_result_goes_on_the_trail(outreach: Harness, client: httpx.
         ),
     ],
 )
-async def test_bad_result_is_422_naming_the_field(client: httpx.AsyncClient, body: dict, field: str) -> None:  # type: ignore[type-arg]
+async def test_bad_result_is_422_naming_the_field(
+    outreach: Harness,
+    client: httpx.AsyncClient,
+    body: dict,  # type: ignore[type-arg]
+    field: str,
+) -> None:
+    await outreach.opened("A")
     response = await client.post("/accounts/A/contact-results", json=body)
     assert response.status_code == 422
     # FastAPI's shape, as every service answers: the field's path under `body`.

@@ -14,7 +14,6 @@ there first (the whole batch is then retried).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.envelope import Envelope
+from collections_events.store import json_rows
 from collections_events.store.outbox import OutboxMessage, write_outbox
 from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar, statement
 
@@ -86,7 +86,7 @@ class TransactionState:
             ),
             {"ids": ids},
         )
-        found = {r[0]: Snapshot(r[0], int(r[1]), json.loads(r[2]), r[3]) for r in rows}
+        found = {r[0]: Snapshot(r[0], int(r[1]), json_rows.loads(r[2]), r[3]) for r in rows}
         for sid in ids:
             self.snapshots[sid] = found.get(sid)
         await self.stream_versions(ids)
@@ -103,7 +103,7 @@ class TransactionState:
             ),
         )
         row = await fetch_one(self.session, query, {"b_stream": stream_id})
-        found = None if row is None else Snapshot(stream_id, int(row[0]), json.loads(row[1]), row[2])
+        found = None if row is None else Snapshot(stream_id, int(row[0]), json_rows.loads(row[1]), row[2])
         self.snapshots[stream_id] = found
         return found
 
@@ -117,7 +117,7 @@ class TransactionState:
                 rows = await self.session.execute(
                     select(t.c.stream_id, t.c.version, t.c.state, t.c.wake_on).where(t.c.stream_id.in_(chunk))
                 )
-                found = {r[0]: Snapshot(r[0], int(r[1]), json.loads(r[2]), r[3]) for r in rows}
+                found = {r[0]: Snapshot(r[0], int(r[1]), json_rows.loads(r[2]), r[3]) for r in rows}
                 for sid in chunk:
                     self.snapshots[sid] = found.get(sid)
         out: dict[str, Snapshot] = {}
@@ -169,7 +169,7 @@ class TransactionState:
         version = current.version if current is not None else 0
         if version != expected_version:
             raise ConcurrencyError(f"snapshot {stream_id} is at version {version}, not {expected_version}")
-        blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        blob = json_rows.dumps(state, sort_keys=True)
         snapshot = Snapshot(stream_id, expected_version + 1, state, wake_on)
         earlier = self.saved.get(stream_id)
         base = earlier.base if earlier is not None else version

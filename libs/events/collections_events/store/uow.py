@@ -10,7 +10,6 @@ for the batch and writes buffered until the runtime writes them, one statement p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +25,7 @@ from collections_events.ids import derive_id
 from collections_events.metrics import PlatformMetrics
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.rejection import rejection_envelope
+from collections_events.store import json_rows
 from collections_events.store.outbox import encode_envelope, outbox_row, write_outbox
 from collections_events.store.statements import fetch_all, statement
 from collections_events.store.transaction import ConcurrencyError, Snapshot, TransactionState
@@ -111,7 +111,7 @@ class UnitOfWork:
             ),
         )
         rows = await fetch_all(self.session, query, {"b_stream": stream_id})
-        events = [StoredEvent(stream_id, v, i, ty, ti, json.loads(d)) for v, i, ty, ti, d in rows]
+        events = [StoredEvent(stream_id, v, i, ty, ti, json_rows.loads(d)) for v, i, ty, ti, d in rows]
         self.state.versions[stream_id] = events[-1].version if events else 0
         return events
 
@@ -235,5 +235,5 @@ def _log_row(stream_id: str, version: int, envelope: Envelope) -> dict[str, Any]
         "event_id": envelope.id,
         "type": envelope.type,
         "time": envelope.time,
-        "data": json.dumps(envelope.data, ensure_ascii=False, separators=(",", ":")),
+        "data": json_rows.dumps(envelope.data),
     }

@@ -14,56 +14,27 @@ Kafka path. Destinations are returned to agents but never logged.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query
-from fastapi.openapi.models import Example
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import command_event, get_runtime, get_session, service_app, unprocessable
+from collections_events.api import get_runtime, get_session, service_app, unknown
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.clock import CLOCK_STREAM
-from collections_events.validation import Rejection
+from collections_outreach.adapters.api_commands import router as commands
 from collections_outreach.adapters.conduct_api import add_conduct_routes
 from collections_outreach.adapters.experiments_api import add_experiment_routes
 from collections_outreach.adapters.explain_api import add_explain_routes
+from collections_outreach.app import queries
 from collections_outreach.app.tables import TREATMENT
 from collections_outreach.app.trail_store import read_trail, verify_trail
 from collections_outreach.domain.arrangements import installment_statuses
 from collections_outreach.domain.experiments import arm_of, arm_strategy
-from collections_outreach.domain.state import AccountState, from_json
+from collections_outreach.domain.state import AccountState
 from collections_outreach.domain.steps import next_step
-
-SOURCE = "collections/outreach-api"
-# Bodies are the contract's `data` of the command's type without `account_id` (it is in the path);
-# they are validated by the contract's own models, so /docs shows examples rather than a copy.
-RESULT_EXAMPLES: dict[str, Example] = {
-    "promise to pay": {
-        "value": {
-            "channel": "call",
-            "outcome": "answered_rpc",
-            "occurred_at": "2026-01-12T15:04:00Z",
-            "promise": {"amount_minor": 5000, "promised_on": "2026-01-20"},
-        }
-    },
-    "no answer": {"value": {"channel": "call", "outcome": "no_answer", "occurred_at": "2026-01-12T15:04:00Z"}},
-}
-ARRANGEMENT_EXAMPLES: dict[str, Example] = {
-    "plan": {
-        "value": {
-            "kind": "plan",
-            "occurred_at": "2026-01-12T15:04:00Z",
-            "installments": [
-                {"due_on": "2026-01-20", "amount_minor": 30000},
-                {"due_on": "2026-02-20", "amount_minor": 30000},
-            ],
-        }
-    },
-    "settlement": {"value": {"kind": "settlement", "installments": [{"due_on": "2026-01-30", "amount_minor": 40000}]}},
-}
 
 
 async def _snapshot(session: AsyncSession, runtime: ServiceRuntime, stream_id: str) -> dict[str, Any] | None:
@@ -75,10 +46,10 @@ async def _snapshot(session: AsyncSession, runtime: ServiceRuntime, stream_id: s
 
 
 async def _state(session: AsyncSession, runtime: ServiceRuntime, account_id: str) -> AccountState:
-    raw = await _snapshot(session, runtime, account_id)
-    if raw is None:
-        raise HTTPException(404, detail=f"account {account_id} is unknown to outreach")
-    return from_json(raw)
+    state = await queries.account_state(session, account_id)
+    if state is None:
+        raise unknown("account", account_id)
+    return state
 
 
 async def _last_closed(session: AsyncSession, runtime: ServiceRuntime) -> date | None:
@@ -86,17 +57,10 @@ async def _last_closed(session: AsyncSession, runtime: ServiceRuntime) -> date |
     return date.fromisoformat(raw["last_closed"]) if raw and raw.get("last_closed") else None
 
 
-def _other_account(body: dict[str, Any], account_id: str) -> JSONResponse | None:
-    """422 when the body names another account than the path (the path's account is the one used)."""
-    if "account_id" not in body or body["account_id"] == account_id:
-        return None
-    detail = [{"loc": ["body", "account_id"], "msg": "must equal the account in the path", "type": "value_error"}]
-    return JSONResponse(status_code=422, content={"detail": detail})
-
-
 def create_api(runtime: ServiceRuntime) -> FastAPI:
     """The outreach service's FastAPI app."""
-    app: FastAPI = service_app(runtime, title="collections outreach", description=__doc__ or "")
+    app: FastAPI = service_app(runtime, title="Collections Outreach", description=__doc__ or "")
+    app.include_router(commands)
     add_conduct_routes(app)
 
     @app.get("/accounts/in-treatment", tags=["agents"])
@@ -191,11 +155,15 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
     @app.get("/accounts/{account_id}/trail", tags=["agents"])
     async def trail(account_id: str, session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
         """The account's contact trail, oldest first (each record as in `outreach.contact_recorded`)."""
+        if not await queries.is_known(session, account_id):
+            raise unknown("account", account_id)
         return {"account_id": account_id, "records": await read_trail(session, account_id)}
 
     @app.get("/accounts/{account_id}/trail/verify", tags=["agents"])
     async def verify(account_id: str, session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
         """Recompute the chain; `ok` false names the first record that does not match; 404 with no trail."""
+        if not await queries.is_known(session, account_id):
+            raise unknown("account", account_id)
         verdict = await verify_trail(session, account_id)
         if verdict.ok and verdict.records == 0:
             raise HTTPException(status_code=404, detail=f"no contact record for account {account_id}")
@@ -207,45 +175,6 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
             "first_bad_record_id": verdict.first_bad_record_id,
             "reason": verdict.reason,
         }
-
-    @app.post("/accounts/{account_id}/contact-results", tags=["agents"], status_code=201)
-    async def contact_result(
-        account_id: str,
-        body: dict[str, Any] = Body(..., openapi_examples=RESULT_EXAMPLES),
-        rt: ServiceRuntime = Depends(get_runtime),
-    ) -> Any:
-        """A manual contact result (fields of `contact.result_reported`); 422 names the bad field."""
-        if (refused := _other_account(body, account_id)) is not None:
-            return refused
-        data = {**body, "account_id": account_id}
-        event = command_event("contact.result_reported", account_id, data, source=SOURCE)
-        if isinstance(event, Rejection):
-            return unprocessable("contact.result_reported", data, event)
-        emitted = await rt.execute(event, "results")
-        record = next((e.data for e in emitted if e.type == "outreach.contact_recorded"), None)
-        return {"record": record, "events": [{"type": e.type, "data": e.data} for e in emitted]}
-
-    @app.post("/accounts/{account_id}/arrangements", tags=["agents"], status_code=201)
-    async def propose_arrangement(
-        account_id: str,
-        body: dict[str, Any] = Body(..., openapi_examples=ARRANGEMENT_EXAMPLES),
-        rt: ServiceRuntime = Depends(get_runtime),
-    ) -> Any:
-        """Propose a plan or settlement: 201 with the arrangement, 409 with the decline reason, 422 invalid."""
-        if (refused := _other_account(body, account_id)) is not None:
-            return refused
-        data = {**body, "account_id": account_id}
-        data.setdefault("occurred_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        event = command_event("outreach.arrangement_requested", account_id, data, source=SOURCE)
-        if isinstance(event, Rejection):
-            return unprocessable("outreach.arrangement_requested", data, event)
-        emitted = await rt.execute(event, "outreach")
-        for e in emitted:
-            if e.type == "outreach.arrangement_declined":
-                return JSONResponse(status_code=409, content={"reason": e.data["reason"], "declined": e.data})
-        made = next((e.data for e in emitted if e.type == "outreach.arrangement_made"), None)
-        completed = any(e.type == "outreach.arrangement_completed" for e in emitted)
-        return {"arrangement": made, "status": "completed" if completed else "active"}
 
     @app.get("/accounts/{account_id}/arrangements", tags=["agents"])
     async def arrangements(

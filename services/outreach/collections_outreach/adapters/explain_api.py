@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import get_runtime, get_session
+from collections_events.api import get_runtime, get_session, unknown
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_outreach.app.explain import NotClosed, explain_at, refold
 from collections_outreach.app.inputs import CLOCK, read_inputs
@@ -52,5 +52,5 @@ def add_explain_routes(app: FastAPI) -> None:
         except NotClosed as exc:
             raise HTTPException(422, detail=str(exc)) from None
         if found is None:
-            raise HTTPException(404, detail=f"account {account_id} is unknown to outreach")
+            raise unknown("account", account_id)
         return found
