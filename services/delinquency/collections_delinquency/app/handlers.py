@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_delinquency.app.facts import dues_of, scheme_of
@@ -115,44 +117,40 @@ async def _refresh_bucket_gauge(session: AsyncSession, metrics: PlatformMetrics)
         metrics.set_accounts_in_bucket(counts)
 
 
+_TYPES = {
+    "bucket_changed": ("delinquency.bucket_changed", "bucket"),
+    "dpd_changed": ("delinquency.dpd_changed", "dpd"),
+    "charged_off": ("delinquency.charged_off", "chargeoff"),
+}
+"""A change's kind -> the event type published and the purpose its id derives from (`<purpose>:<account_id>`)."""
+
+
 def _publish(uow: UnitOfWork, account_id: str, changes: tuple[Change, ...], history: list[dict[str, object]]) -> int:
     """Emit `changes` for the account (ids: the cause's id and `<kind>:<account_id>`); note bucket moves."""
     for change in changes:
-        s = change.standing
+        type_name, purpose = _TYPES[change.kind]
+        uow.emit(type_name, _event_data(account_id, change), purpose=f"{purpose}:{account_id}")
         if change.kind == "bucket_changed":
-            uow.emit(
-                "delinquency.bucket_changed",
-                outbound.BucketChanged(
-                    account_id=account_id,
-                    as_of=s.as_of,
-                    dpd=s.dpd,
-                    delinquent_since=s.delinquent_since,
-                    from_bucket=change.from_bucket,
-                    to_bucket=s.bucket,
-                    past_due_minor=s.past_due_minor,
-                ),
-                purpose=f"bucket:{account_id}",
-            )
+            s = change.standing
             history.append({"account_id": account_id, "as_of": s.as_of, "bucket": s.bucket})
-        elif change.kind == "dpd_changed":
-            uow.emit(
-                "delinquency.dpd_changed",
-                outbound.DpdChanged(
-                    account_id=account_id,
-                    as_of=s.as_of,
-                    dpd=s.dpd,
-                    delinquent_since=s.delinquent_since,
-                    past_due_minor=s.past_due_minor,
-                ),
-                purpose=f"dpd:{account_id}",
-            )
-        else:
-            uow.emit(
-                "delinquency.charged_off",
-                outbound.ChargedOff(account_id=account_id, as_of=s.as_of, dpd=s.dpd, past_due_minor=s.past_due_minor),
-                purpose=f"chargeoff:{account_id}",
-            )
     return len(changes)
+
+
+def _event_data(account_id: str, change: Change) -> BaseModel:
+    """The contract data of the event a change publishes (contract.md, delinquency.*); money in minor units."""
+    s = change.standing
+    facts: dict[str, Any] = {
+        "account_id": account_id,
+        "as_of": s.as_of,
+        "dpd": s.dpd,
+        "past_due_minor": s.past_due_minor,
+    }
+    if change.kind == "bucket_changed":
+        moved = {"from_bucket": change.from_bucket, "to_bucket": s.bucket}
+        return outbound.BucketChanged(**facts, **moved, delinquent_since=s.delinquent_since)
+    if change.kind == "dpd_changed":
+        return outbound.DpdChanged(**facts, delinquent_since=s.delinquent_since)
+    return outbound.ChargedOff(**facts)
 
 
 HANDLERS: HandlerTable = {
