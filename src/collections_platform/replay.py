@@ -73,7 +73,8 @@ async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir:
                 line = line.removeprefix(UTF8_BOM)
             if not line.strip():
                 continue
-            parsed = _read_line(line)
+            # The size limit is the event's: the line's terminator is not part of it.
+            parsed = _read_line(line.removesuffix(b"\n").removesuffix(b"\r"))
             if isinstance(parsed, Event):
                 platform.feed(EVENT_TYPES[parsed.type].topic, parsed, number)
                 await platform.drain()

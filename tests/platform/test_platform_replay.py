@@ -101,3 +101,35 @@ def test_a_full_disk_or_an_unusable_state_is_one_line(generated: tuple[Path, Pat
     assert "cannot be used" in unusable.stderr
     under_a_file = replay(generated[1], "--out", tmp_path / "o.jsonl", "--state", generated[1] / "sub")
     assert under_a_file.returncode != 0 and under_a_file.stderr.strip().count("\n") == 0
+
+
+def test_hostile_json_lines_are_rejected_one_each_and_the_run_goes_on(tmp_path: Path) -> None:
+    # Nesting beyond the parser's recursion limit and an integer beyond Python's digit limit used to
+    # end the run with a traceback (issue 15); each is one rejection that says why.
+    valid = json.dumps(next(iter(generate_events(PortfolioSettings(seed=5, accounts=1, days=1)))))
+    lines = ["[" * 5000, '{"specversion": "1.0", "n": ' + "9" * 5000 + "}", valid, "not json"]
+    source, out = tmp_path / "hostile.jsonl", tmp_path / "o.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = replay(source, "--out", out)
+    assert done.returncode == 0, done.stderr
+    rejected = [json.loads(x) for x in out.read_text().splitlines() if '"system.event_rejected"' in x]
+    assert [r["data"]["line"] for r in rejected] == [1, 2, 4]  # the valid line 3 applied, the run went on
+    assert "nested too deeply" in rejected[0]["data"]["reason"]
+    assert "a number with too many digits" in rejected[1]["data"]["reason"]
+
+
+def test_the_size_limit_counts_the_event_not_its_line_terminator(tmp_path: Path) -> None:
+    event = json.dumps(next(iter(generate_events(PortfolioSettings(seed=5, accounts=1, days=1)))))
+    limit = 256 * 1024
+    # JSON whitespace pads the event to exactly the limit, and to one byte over it.
+    at_limit, over = event[:-1] + " " * (limit - len(event)) + "}", event[:-1] + " " * (limit + 1 - len(event)) + "}"
+    assert (len(at_limit.encode()), len(over.encode())) == (limit, limit + 1)
+    for line, terminator in ((at_limit, "\n"), (at_limit, "\r\n"), (over, "\n")):
+        source, out = tmp_path / "sized.jsonl", tmp_path / "o.jsonl"
+        source.write_text(line + terminator, newline="")
+        assert replay(source, "--out", out).returncode == 0
+        reasons = [json.loads(x)["data"]["reason"] for x in out.read_text().splitlines() if "event_rejected" in x]
+        if line is at_limit:
+            assert reasons == []
+        else:
+            assert reasons == [f"too large: {limit + 1:,} bytes; an inbound event is at most {limit:,} bytes (README, Limits)"]

@@ -163,11 +163,30 @@ def read_json(text: str | bytes, *, inbound_only: bool = False) -> Event | Rejec
     if too_large:
         return Rejection(reason=too_large)
     try:
-        # Bytes must be UTF-8 (contract.md): json.loads would also guess UTF-16/32 from a BOM.
-        obj = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Rejection(reason=unreadable_reason(exc))
+        obj = load_json(text)
+    except UnreadableJSONError as exc:
+        return Rejection(reason=str(exc))
     return read_structured(obj, inbound_only=inbound_only)
+
+
+class UnreadableJSONError(ValueError):
+    """Bytes or text that are not UTF-8 JSON the platform can read; the message is a rejection reason."""
+
+
+def load_json(text: str | bytes, prefix: str = "") -> Any:
+    """The JSON value of `text` (bytes must be UTF-8, contract.md). Raises UnreadableJSONError with a
+    reason a person can read (`prefix` names the part, e.g. `data: `), never another error: nesting
+    deeper than the parser's recursion limit and integers beyond Python's digit limit (4,300) are
+    refused as such rather than ending the run (issue 15)."""
+    try:
+        # Decoded first: json.loads would also guess UTF-16/32 from a BOM.
+        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UnreadableJSONError(unreadable_reason(exc, prefix)) from None
+    except RecursionError:
+        raise UnreadableJSONError(f"{prefix}unreadable JSON: nested too deeply") from None
+    except ValueError:  # int("…4,301 digits…"): Python refuses to convert, by design
+        raise UnreadableJSONError(f"{prefix}unreadable JSON: a number with too many digits") from None
 
 
 def unreadable_reason(exc: json.JSONDecodeError | UnicodeDecodeError, prefix: str = "") -> str:

@@ -156,6 +156,11 @@ def test_structured_data_base64_is_read() -> None:
         (b"[1, 2]", [("content-type", b"application/cloudevents+json")], "neither binary mode"),
         (b"\xff\xfe", [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON"),
         (b'{"a":1}', [("ce_specversion", b"\xff\xfe")], "specversion"),
+        (b"[" * 5000, [], "unreadable JSON: nested too deeply"),
+        (b"[" * 5000, [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON: nested too deeply"),
+        (b"9" * 5000, [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON: a number with too many"),
+        (b'{"specversion": "1.0", "data_base64": "%%%"}', [], "data_base64: not base64"),
+        (b'{"specversion": "1.0", "data_base64": "/w=="}', [], "data_base64: unreadable JSON"),
     ],
 )
 def test_unreadable_messages_are_rejections_with_a_reason(value: bytes | None, headers: Any, words: str) -> None:

@@ -31,7 +31,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from collections_events.envelope import Envelope, parse_instant
 from collections_events.registry import EVENT_TYPES
-from collections_events.validation import Event, Rejection, oversized, read_structured
+from collections_events.validation import Event, Rejection, UnreadableJSONError, load_json, oversized, read_structured
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 TRACEPARENT_HEADER = "traceparent"
@@ -182,9 +182,9 @@ def _decode(value: bytes | None, headers: Mapping[str, str]) -> Event | Rejectio
     if value is None or not value.strip():
         return Rejection(reason="unreadable message: empty value and no ce_specversion header")
     try:
-        obj = json.loads(value)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Rejection(reason=f"unreadable JSON: {exc.__class__.__name__}: {exc}")
+        obj = load_json(value)
+    except UnreadableJSONError as exc:
+        return Rejection(reason=str(exc))
     if not isinstance(obj, dict) or "specversion" not in obj:
         return Rejection(
             reason="unreadable message: neither binary mode (ce_specversion header) "
@@ -202,9 +202,9 @@ def _decode_binary(value: bytes | None, headers: Mapping[str, str]) -> Event | R
     if value is None or not value.strip():
         return _reject(obj, "data: missing (empty message value)")
     try:
-        obj["data"] = json.loads(value)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _reject(obj, f"data: unreadable JSON: {exc.__class__.__name__}: {exc}")
+        obj["data"] = load_json(value, prefix="data: ")
+    except UnreadableJSONError as exc:
+        return _reject(obj, str(exc))
     return read_structured(obj)
 
 
@@ -216,9 +216,13 @@ def _decode_structured(obj: dict[str, Any], headers: Mapping[str, str]) -> Event
         obj["datacontenttype"] = content_type
     if "data" not in obj and isinstance(obj.get("data_base64"), str):
         try:
-            obj["data"] = json.loads(base64.b64decode(obj.pop("data_base64"), validate=True))
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _reject(obj, f"data_base64: not base64 of a JSON object: {exc}")
+            decoded = base64.b64decode(obj.pop("data_base64"), validate=True)
+        except ValueError:
+            return _reject(obj, "data_base64: not base64")
+        try:
+            obj["data"] = load_json(decoded, prefix="data_base64: ")
+        except UnreadableJSONError as exc:
+            return _reject(obj, str(exc))
     if "traceparent" not in obj and TRACEPARENT_HEADER in headers:
         obj["traceparent"] = headers[TRACEPARENT_HEADER]
     return read_structured(obj)
