@@ -5,9 +5,13 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test test-fast lint up down schemas bench image jaeger clarifications
 
+# Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
+# process (each CLI call, each service, each test subprocess) compiled ~3,700 modules again (~3 s);
+# uv skips what is already compiled (0.4 s).
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	@$(UV) run python -m compileall -q libs services src tests bench >/dev/null
 
 # COLLECTIONS_STATE (when set) is where the run keeps its state, as for every other local command.
 run: install
