@@ -15,13 +15,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import command_event, get_runtime, get_session, service_app
+from collections_events.api import command_event, get_runtime, get_session, service_app, unknown
 from collections_events.envelope import Envelope
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.uow import ConcurrencyError
 from collections_events.validation import Rejection
 from collections_legal.app.evidence import evidence_bundle, evidence_csv
+from collections_legal.app.inputs import HANDLED
 from collections_legal.app.placement_repository import PlacementFilter, PlacementRepository, empty_figures
+from collections_legal.app.referral_explain import NotClosed, explain_referral
 from collections_legal.app.repository import CaseFilter, CaseRow, LegalRepository
 from collections_legal.app.state import AccountStore
 from collections_legal.app.tables import TABLES
@@ -165,7 +167,7 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         """One placement: how it was placed and, once recalled, why, what was collected and the commission."""
         row = await PlacementRepository(session, TABLES).get(placement_id)
         if row is None:
-            raise HTTPException(status_code=404, detail=f"no placement {placement_id}")
+            raise unknown("placement", placement_id)
         return row.to_json()
 
     @app.get("/agencies", tags=["agencies"])
@@ -181,13 +183,31 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
             out.append({"agency_id": agency_id, "configured": False, **figures[agency_id]})
         return {"agencies": out}
 
+    @app.get("/accounts/{account_id}/referral", tags=["analysis"])
+    async def referral(
+        account_id: str,
+        session: Session,
+        rt: Runtime,
+        as_of: date = Query(..., description="the closed business date (YYYY-MM-DD) to explain"),
+    ) -> dict[str, Any]:
+        """Each referral and placement condition at the close of `as_of`, its value and whether it held,
+        and what legal published then (behaviour.md, Explanations). 404 for an account legal never
+        handled an event of; 422 for a date that is not a closed business date."""
+        rows = await HANDLED.read(session, account_id)
+        if not any(owner == account_id for owner, _, _ in rows):
+            raise unknown("account", account_id)
+        try:
+            return await explain_referral(rt.spec, rt.config, account_id, as_of, rows)
+        except NotClosed as exc:
+            raise HTTPException(422, detail=str(exc)) from None
+
     return app
 
 
 async def _case(repo: LegalRepository, case_id: str) -> CaseRow:
     case = await repo.case(case_id)
     if case is None:
-        raise HTTPException(status_code=404, detail=f"no case {case_id}")
+        raise unknown("case", case_id)
     return case
 
 

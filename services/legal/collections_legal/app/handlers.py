@@ -24,9 +24,11 @@ from sqlalchemy import Table
 from collections_events import inbound, outbound
 from collections_events.envelope import Envelope
 from collections_events.runtime.handlers import HandlerTable
+from collections_events.store.clock import CLOCK_STREAM
 from collections_events.store.uow import UnitOfWork
 from collections_legal.app.cases import close_case, move_case, open_case
 from collections_legal.app.facts import fold_fact, is_cure
+from collections_legal.app.inputs import HANDLED
 from collections_legal.app.placements import after_referral
 from collections_legal.app.repository import LegalRepository
 from collections_legal.app.state import AccountStore, last_closed, set_last_closed
@@ -69,6 +71,7 @@ async def _close_day(uow: UnitOfWork, repo: LegalRepository, tables: Mapping[str
     previous = await last_closed(uow)
     if previous is not None and on <= previous:
         return
+    HANDLED.log(uow, _cause(uow), CLOCK_STREAM)
     await set_last_closed(uow, on)
     store = AccountStore(uow)
     woken = await store.waking(on)
@@ -90,6 +93,7 @@ async def _payment(data: inbound.PaymentReceived | inbound.PaymentReversed, uow:
     store = AccountStore(uow)
     if not store.placement_rules.agencies:
         return
+    HANDLED.log(uow, _cause(uow), data.account_id)
     account, version = await store.load(data.account_id)
     before = account
     if isinstance(data, inbound.PaymentReceived):
@@ -107,6 +111,7 @@ async def _fact(cause: Envelope, data: BaseModel, uow: UnitOfWork, repo: LegalRe
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
         return
+    HANDLED.log(uow, cause, account_id)
     store = AccountStore(uow)
     account, version = await store.load(account_id)
     before = account
@@ -168,6 +173,7 @@ async def _close(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: 
 async def _record_command(cause: Envelope, uow: UnitOfWork) -> None:
     """Keep the agent's command in the account's stream of legal's log (who asked what, when)."""
     stream = cause.subject
+    HANDLED.log(uow, cause, stream)
     await uow.append(stream, await uow.stream_version(stream), [cause])
 
 

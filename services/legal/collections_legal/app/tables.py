@@ -1,14 +1,16 @@
 """Legal's tables: the shared ones, its cases, each case's history, and its copy of contact trails.
 
-Per-account state (unpaid dues, flags, promises, arrangements, request counts, open case) is a JSON
-snapshot in the shared `snapshots` table, with `wake_on` = the first close that may refer it
-(see `collections_legal.app.state`).
+`handled_inputs` keeps every event legal handled per account and every close (referral
+explanations, app/referral_explain.py). Per-account state (unpaid dues, flags, promises,
+arrangements, request counts, open case) is a JSON snapshot in the shared `snapshots` table, with
+`wake_on` = the first close that may refer it (see `collections_legal.app.state`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
+from collections_events.store.handled_inputs import handled_inputs_table
 from collections_events.store.tables import SEQUENCE_TYPE, platform_tables
 
 
@@ -87,4 +89,9 @@ def placement_tables(metadata: MetaData) -> dict[str, Table]:
 
 
 metadata = MetaData()
-TABLES = {**platform_tables(metadata), **legal_tables(metadata), **placement_tables(metadata)}
+TABLES = {
+    **platform_tables(metadata),
+    **legal_tables(metadata),
+    **placement_tables(metadata),
+    "handled_inputs": handled_inputs_table(metadata),  # migration 0003_handled_inputs
+}

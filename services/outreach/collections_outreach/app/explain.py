@@ -13,10 +13,8 @@ that set dpd, and for a suppression the event(s) that made its reason hold.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +22,7 @@ from sqlalchemy import select
 from collections_events.config import PlatformConfig, Step
 from collections_events.envelope import Envelope
 from collections_events.ids import derive_id
-from collections_events.runtime.runtime import ServiceRuntime
+from collections_events.runtime.scratch import scratch_runtime
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
 from collections_events.validation import Event, read_structured
@@ -63,23 +61,16 @@ async def refold(
 ) -> list[Fed]:
     """Feed `rows` (app.inputs.read_inputs) to outreach's handler on a scratch SQLite database."""
     fed: list[Fed] = []
-    with tempfile.TemporaryDirectory(prefix="collections-explain-") as tmp:
-        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'outreach.sqlite3'}", durable=False)
-        try:
-            async with db.engine.begin() as conn:
-                await conn.run_sync(spec.metadata.create_all)
-            runtime = ServiceRuntime(spec, db, config, record_metrics=False)
-            state = AccountState(account_id)
-            for _owner, topic, raw in rows:
-                parsed = read_structured(json.loads(raw))
-                if not isinstance(parsed, Event):
-                    continue
-                emitted = tuple(await runtime.execute(parsed, topic))
-                after = await _state(db, spec, account_id) or state
-                fed.append(Fed(parsed, state, after, emitted))
-                state = after
-        finally:
-            await db.close()
+    async with scratch_runtime(spec, config) as runtime:
+        state = AccountState(account_id)
+        for _owner, topic, raw in rows:
+            parsed = read_structured(json.loads(raw))
+            if not isinstance(parsed, Event):
+                continue
+            emitted = tuple(await runtime.execute(parsed, topic))
+            after = await _state(runtime.db, spec, account_id) or state
+            fed.append(Fed(parsed, state, after, emitted))
+            state = after
     return fed
 
 

@@ -44,7 +44,7 @@ async def handle(event: Event, uow: UnitOfWork) -> None:
     account_id: str | None = getattr(data, "account_id", None)
     if account_id is None:
         return
-    log_input(uow, event, account_id)
+    log_input(uow, event.envelope, account_id)
     if isinstance(data, outbound.ChargedOff):
         await end_treatment(uow, account_id)
         return
@@ -126,7 +126,7 @@ async def close_day(uow: UnitOfWork, as_of: date, event: Event | None = None) ->
         log.info("day.closed ignored: not after the last close", as_of=as_of.isoformat())
         return
     if event is not None:
-        log_input(uow, event, CLOCK)
+        log_input(uow, event.envelope, CLOCK)
     woken = [s for s in await uow.waking(as_of) if s != CLOCK_STREAM]
     for start in range(0, len(woken), CHUNK):
         for loaded in await load_accounts(uow, woken[start : start + CHUNK]):

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, UniqueConstraint
 
-from collections_events.store.tables import SEQUENCE_TYPE, platform_tables
+from collections_events.store.handled_inputs import handled_inputs_table
+from collections_events.store.tables import platform_tables
 
 SERVICE_ROLE = "outreach_service"
 """The PostgreSQL role the service runs as: no UPDATE, DELETE or TRUNCATE on `contact_trail`."""
@@ -73,19 +74,6 @@ def treatment_table(meta: MetaData) -> Table:
     )
 
 
-def inputs_table(meta: MetaData) -> Table:
-    """Every event outreach handled for an account (`account_id`) or a close (`$clock`), in handling
-    order (`seq`), as structured-mode JSON: what an explanation re-runs the handler over (app/explain.py)."""
-    return Table(
-        "handled_inputs",
-        meta,
-        Column("seq", SEQUENCE_TYPE, primary_key=True, autoincrement=True),
-        Column("account_id", String(200), nullable=False, index=True),
-        Column("topic", String(50), nullable=False),
-        Column("envelope", Text, nullable=False),
-    )
-
-
 TRAIL = trail_table(metadata)
 TRAIL.append_column(agency_trail_column())
 TREATMENT = treatment_table(metadata)
@@ -93,5 +81,5 @@ CONDUCT = conduct_table(metadata)
 TABLES["contact_trail"] = TRAIL
 TABLES["treatment"] = TREATMENT
 TABLES["conduct_breaches"] = CONDUCT
-INPUTS = inputs_table(metadata)
+INPUTS = handled_inputs_table(metadata)
 TABLES["handled_inputs"] = INPUTS

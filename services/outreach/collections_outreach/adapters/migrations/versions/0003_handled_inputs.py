@@ -6,7 +6,8 @@ Revision ID: 0002
 from alembic import op
 from sqlalchemy import MetaData
 
-from collections_outreach.app.tables import SERVICE_ROLE, inputs_table
+from collections_events.store.handled_inputs import handled_inputs_table
+from collections_outreach.app.tables import SERVICE_ROLE
 
 revision = "0003"
 down_revision = "0002_agencies"
@@ -16,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     metadata = MetaData()
-    inputs_table(metadata)
+    handled_inputs_table(metadata)
     bind = op.get_bind()
     metadata.create_all(bind)
     if bind.dialect.name == "postgresql":
@@ -32,5 +33,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     metadata = MetaData()
-    inputs_table(metadata)
+    handled_inputs_table(metadata)
     metadata.drop_all(op.get_bind())
