@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from collections_events.telemetry import setup_logging
-    from collections_platform.replay import ReplayError, replay
+    from collections_platform.replay import ReplayError, ReplayFigures, replay, replay_summary
 
     config = load_config(args.config)
     if not args.input.is_file():
@@ -163,8 +164,10 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     # Logs go to stderr (stdout stays clean), and only warnings: a replay prints its output to --out.
     setup_logging("WARNING")
+    figures = ReplayFigures()
+    started = time.perf_counter()
     try:
-        asyncio.run(replay(args.input, args.out, config, args.state))
+        asyncio.run(replay(args.input, args.out, config, args.state, figures))
     except ReplayError as exc:
         print(f"collections replay: {exc}", file=sys.stderr)
         return 2
@@ -176,6 +179,7 @@ def _replay(args: argparse.Namespace) -> int:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         print(f"collections replay: the state in {args.state} cannot be used: {reason}", file=sys.stderr)
         return 1
+    print(replay_summary(figures, time.perf_counter() - started), file=sys.stderr)
     return 0
 
 

@@ -19,12 +19,18 @@ def sqlite_url(state_dir: Path, service: str) -> str:
 
 
 def build_embedded(
-    state_dir: Path, config: PlatformConfig, on_publish: Callable[[Envelope], None], *, durable: bool = True
+    state_dir: Path,
+    config: PlatformConfig,
+    on_publish: Callable[[Envelope], None],
+    *,
+    durable: bool = True,
+    on_structured: Callable[[str], None] | None = None,
 ) -> EmbeddedPlatform:
     """An embedded platform whose services keep their state under `state_dir` (one file each).
 
     `durable=False` for state rebuilt from scratch anyway (store.database.Database): commits do
-    not wait for the disk, which survives a process crash but not an OS crash.
+    not wait for the disk, which survives a process crash but not an OS crash. `on_structured`:
+    see EmbeddedPlatform.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     # No Prometheus metrics here (ServiceRuntime.record_metrics): the run's figures are its summary.
@@ -32,7 +38,7 @@ def build_embedded(
         ServiceRuntime(spec, Database(sqlite_url(state_dir, spec.name), durable=durable), config, record_metrics=False)
         for spec in available_specs()
     ]
-    return EmbeddedPlatform(runtimes, on_publish)
+    return EmbeddedPlatform(runtimes, on_publish, on_structured)
 
 
 async def close_embedded(platform: EmbeddedPlatform) -> None:

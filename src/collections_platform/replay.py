@@ -7,7 +7,11 @@ platform published, in order, one structured-mode event per line.
 
 from __future__ import annotations
 
+import contextlib
+import resource
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -16,6 +20,7 @@ from collections_events.envelope import Envelope
 from collections_events.registry import EVENT_TYPES, TOPIC_OWNERS
 from collections_events.runtime.rejection import rejection_envelope
 from collections_events.store.uow import encode_envelope
+from collections_events.transport.embedded import EmbeddedPlatform
 from collections_events.validation import Event, Rejection, read_json
 from collections_platform.embedded import build_embedded, close_embedded
 
@@ -28,11 +33,30 @@ class ReplayError(Exception):
     """The replay could not run at all (the message is the one-line reason)."""
 
 
-async def replay(input_path: Path, output_path: Path, config: PlatformConfig, state_dir: Path | None) -> int:
+@dataclass
+class ReplayFigures:
+    """What a replay read and published: input lines (blank ones included), valid inbound events
+    among them, lines rejected unread, events published (rejections included)."""
+
+    lines: int = 0
+    events_in: int = 0
+    rejected: int = 0
+    published: int = 0
+
+
+async def replay(
+    input_path: Path,
+    output_path: Path,
+    config: PlatformConfig,
+    state_dir: Path | None,
+    figures: ReplayFigures | None = None,
+) -> int:
     """Replay `input_path` into `output_path`; returns how many events were published.
 
-    Raises ReplayError when the input cannot be read or the output cannot be written.
+    `figures`, when given, is filled in as the replay goes. Raises ReplayError when the input cannot
+    be read or the output cannot be written.
     """
+    figures = figures if figures is not None else ReplayFigures()
     try:
         source = input_path.open("rb")
     except OSError as exc:
@@ -44,21 +68,23 @@ async def replay(input_path: Path, output_path: Path, config: PlatformConfig, st
         raise ReplayError(f"cannot write {output_path}: {exc.strerror}") from None
     with source, out:
         if state_dir is not None:
-            return await _run(source, out, config, state_dir, durable=True)
+            return await _run(source, out, config, state_dir, figures, durable=True)
         # Fresh state in a directory deleted at the end: no reason to wait for the disk.
         with tempfile.TemporaryDirectory(prefix="collections-replay-") as tmp:
-            return await _run(source, out, config, Path(tmp), durable=False)
+            return await _run(source, out, config, Path(tmp), figures, durable=False)
 
 
-async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir: Path, *, durable: bool) -> int:
-    published = 0
-
+async def _run(
+    source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir: Path, figures: ReplayFigures, *, durable: bool
+) -> int:
     def write(envelope: Envelope) -> None:
-        nonlocal published
-        out.write(encode_envelope(envelope) + "\n")
-        published += 1
+        write_structured(encode_envelope(envelope))
 
-    platform = build_embedded(state_dir, config, write, durable=durable)
+    def write_structured(structured: str) -> None:
+        out.write(structured + "\n")
+        figures.published += 1
+
+    platform = build_embedded(state_dir, config, _ignore, durable=durable, on_structured=write_structured)
     # An unreadable line has no event id, so its rejection's id derives from its position in all
     # the input this state has read: a second file continuing the first never repeats an id, and
     # two halves give the ids the whole file gives (the `line` field stays the line in its file).
@@ -66,33 +92,57 @@ async def _run(source: BinaryIO, out: TextIO, config: PlatformConfig, state_dir:
     number = 0
     try:
         await platform.start()
-        # Lines are read as bytes so that a line that is not UTF-8 is one rejection, not the end of
-        # the run; a UTF-8 byte order mark at the start of the file is not part of the first event.
-        for number, line in enumerate(source, start=1):
-            if number == 1:
-                line = line.removeprefix(UTF8_BOM)
-            if not line.strip():
-                continue
-            # The size limit is the event's: the line's terminator is not part of it.
-            parsed = _read_line(line.removesuffix(b"\n").removesuffix(b"\r"))
-            if isinstance(parsed, Event):
-                platform.feed(EVENT_TYPES[parsed.type].topic, parsed, number)
-                await platform.drain()
-                continue
-            entry = EVENT_TYPES.get(parsed.type or "")
-            owner = TOPIC_OWNERS.get(entry.topic) if entry else None
-            write(
-                rejection_envelope(
-                    parsed,
-                    source=f"collections/{owner or 'ingest'}",
-                    position=f"replay:line:{earlier + number}",
-                    line=number,
-                )
-            )
+        async with contextlib.AsyncExitStack() as held:
+            for runtime in platform.runtimes:
+                await held.enter_async_context(runtime.db.held())
+            number = await _feed_lines(source, platform, write, earlier, figures)
+            await platform.drain()  # nothing is left (each line was drained); the hold ends empty
     finally:
         await close_embedded(platform)
         _record_lines_read(state_dir, earlier + number)
-    return published
+    return figures.published
+
+
+async def _feed_lines(
+    source: BinaryIO,
+    platform: EmbeddedPlatform,
+    write: Callable[[Envelope], None],
+    earlier: int,
+    figures: ReplayFigures,
+) -> int:
+    """Feed every line of `source` in order, draining the platform after each; returns the lines read."""
+    number = 0
+    # Lines are read as bytes so that a line that is not UTF-8 is one rejection, not the end of
+    # the run; a UTF-8 byte order mark at the start of the file is not part of the first event.
+    for number, line in enumerate(source, start=1):
+        figures.lines = number
+        if number == 1:
+            line = line.removeprefix(UTF8_BOM)
+        if not line.strip():
+            continue
+        # The size limit is the event's: the line's terminator is not part of it.
+        parsed = _read_line(line.removesuffix(b"\n").removesuffix(b"\r"))
+        if isinstance(parsed, Event):
+            figures.events_in += 1
+            platform.feed(EVENT_TYPES[parsed.type].topic, parsed, number)
+            await platform.drain()
+            continue
+        figures.rejected += 1
+        entry = EVENT_TYPES.get(parsed.type or "")
+        owner = TOPIC_OWNERS.get(entry.topic) if entry else None
+        write(
+            rejection_envelope(
+                parsed,
+                source=f"collections/{owner or 'ingest'}",
+                position=f"replay:line:{earlier + number}",
+                line=number,
+            )
+        )
+    return number
+
+
+def _ignore(_envelope: Envelope) -> None:
+    """What replay does with a published envelope: nothing (it writes the JSON, on_structured)."""
 
 
 def _lines_read(state_dir: Path) -> int:
@@ -119,3 +169,15 @@ def _read_line(line: bytes) -> Event | Rejection:
     except UnicodeDecodeError as exc:
         return Rejection(reason=f"unreadable: the line is not UTF-8 text ({exc.reason} at byte {exc.start})")
     return read_json(text, inbound_only=True)
+
+
+def replay_summary(figures: ReplayFigures, seconds: float) -> str:
+    """The line `collections replay` prints on stderr at the end: counts, inbound events per second
+    of wall time, and the process's peak resident memory (issue 14)."""
+    rate = figures.events_in / seconds if seconds > 0 else 0.0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return (
+        f"collections replay: {figures.lines:,} lines, {figures.events_in:,} events in, "
+        f"{figures.rejected:,} rejected unread, {figures.published:,} published in {seconds:.1f} s "
+        f"({rate:,.0f} inbound events/s), peak memory {peak_mb:,.0f} MB"
+    )

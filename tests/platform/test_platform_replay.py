@@ -132,4 +132,6 @@ def test_the_size_limit_counts_the_event_not_its_line_terminator(tmp_path: Path)
         if line is at_limit:
             assert reasons == []
         else:
-            assert reasons == [f"too large: {limit + 1:,} bytes; an inbound event is at most {limit:,} bytes (README, Limits)"]
+            assert reasons == [
+                f"too large: {limit + 1:,} bytes; an inbound event is at most {limit:,} bytes (README, Limits)"
+            ]

@@ -204,17 +204,21 @@ class ServiceRuntime:
 
     def _open(self, session: AsyncSession) -> _Batch:
         tables = self.spec.tables
-        return _Batch(session, Inbox(session, tables["inbox"], self.name), TransactionState(session, tables))
+        state = TransactionState(session, tables, committed=self.db.held_cache)
+        return _Batch(session, Inbox(session, tables["inbox"], self.name), state)
 
     async def _close(self, batch: _Batch) -> None:
         await batch.state.write()
         await batch.inbox.close()
 
     def _after_commit(self, batch: _Batch) -> None:
+        if self.db.held_cache is not None:
+            self.db.held_cache.merge(batch.state)
         if batch.state.written:
             self._committed.extend(batch.state.written)
             self._outbox_dirty = True
-            if len(self._committed) > MAX_COMMITTED_IN_MEMORY:
+            held = self.db.held_cache
+            if len(self._committed) > MAX_COMMITTED_IN_MEMORY and not (held is not None and held.outbox_bypass):
                 # Nobody is publishing (a bench, a stalled broker): the table has every row anyway.
                 self._committed.clear()
         self._count(batch)
@@ -338,6 +342,15 @@ class ServiceRuntime:
         if not (self._outbox_dirty or force or self._committed):
             return 0
         self._outbox_dirty = False
+        held = self.db.held_cache
+        if held is not None and held.outbox_bypass:
+            # Held and found empty: this process's rows are all there is, in memory (decision 0009).
+            messages = self._committed[:limit]
+            if messages:
+                await publish(messages)
+                del self._committed[: len(messages)]
+            self._outbox_dirty = bool(self._committed)
+            return len(messages)
         outbox = self.spec.tables["outbox"]
         async with self.db.transaction() as session:
             if not self.db.is_sqlite:
@@ -347,6 +360,8 @@ class ServiceRuntime:
             oldest = await outbox_store.first_seq(session, outbox)
             if oldest is None:
                 self._committed.clear()
+                if held is not None:
+                    held.outbox_bypass = True
                 return 0
             if self._committed and self._committed[0].seq == oldest:
                 messages = self._committed[:limit]

@@ -29,6 +29,39 @@ from collections_events.store.outbox import OutboxMessage, write_outbox
 from collections_events.store.statements import execute, fetch_all, fetch_one, fetch_scalar, statement
 
 
+@dataclass
+class HeldCache:
+    """What the transactions of a database's one held writer committed (Database.held), by stream."""
+
+    snapshots: dict[str, Snapshot | None] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    # True once the runtime found the outbox table empty under the hold: from then on outbox rows
+    # stay in memory (numbered from `next_seq`) and the runtime publishes them before the hold ends,
+    # instead of inserting rows that the same transaction deletes again (decision 0009).
+    outbox_bypass: bool = False
+    next_seq: int = 1
+
+    LIMIT = 500_000
+    """Streams kept at most; past it the cache starts again empty (memory stays bounded)."""
+
+    def outbox_messages(self, rows: list[dict[str, Any]], envelopes: list[Envelope]) -> list[OutboxMessage]:
+        """Outbox rows as messages to publish from memory, numbered in emit order."""
+        first, self.next_seq = self.next_seq, self.next_seq + len(rows)
+        return [
+            OutboxMessage(seq, r["topic"], r["key"], r["event"], r["traceparent"], e)
+            for seq, r, e in zip(range(first, self.next_seq), rows, envelopes, strict=True)
+        ]
+
+    def merge(self, state: TransactionState) -> None:
+        """Remember what a committed transaction read and wrote."""
+        if len(self.snapshots) + len(state.snapshots) > self.LIMIT:
+            self.snapshots.clear()
+            self.versions.clear()
+        self.snapshots.update(state.snapshots)
+        self.versions.update(state.versions)
+
+
 class ConcurrencyError(Exception):
     """Another writer appended to the same stream (or saved the same snapshot) first; retry."""
 
@@ -67,6 +100,10 @@ class TransactionState:
     # the platform tables are written (run by `write`, in order).
     memo: dict[str, Any] = field(default_factory=dict)
     before_write: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Snapshots and stream versions as committed by earlier transactions of the one writer holding
+    # the database (Database.held): read before the table, never written here (the runtime merges
+    # a transaction's reads and saves after it commits, so a rolled-back batch leaves no trace).
+    committed: HeldCache | None = None
 
     @property
     def postgres(self) -> bool:
@@ -95,6 +132,9 @@ class TransactionState:
         """The snapshot of `stream_id` as this transaction sees it (None when there is none)."""
         if stream_id in self.snapshots:
             return self.snapshots[stream_id]
+        if self.committed is not None and stream_id in self.committed.snapshots:
+            cached = self.snapshots[stream_id] = self.committed.snapshots[stream_id]
+            return cached
         query = statement(
             self.tables["snapshots"],
             "load",
@@ -110,6 +150,11 @@ class TransactionState:
     async def load_many(self, stream_ids: list[str]) -> dict[str, Snapshot]:
         """The snapshots of `stream_ids` that exist (one query for those not read yet)."""
         missing = [s for s in dict.fromkeys(stream_ids) if s not in self.snapshots]
+        if missing and self.committed is not None:
+            known = self.committed.snapshots
+            for sid in [s for s in missing if s in known]:
+                self.snapshots[sid] = known[sid]
+            missing = [s for s in missing if s not in known]
         if missing:
             t = self.tables["snapshots"]
             for start in range(0, len(missing), 500):
@@ -131,6 +176,9 @@ class TransactionState:
         """The version of the newest log event of `stream_id` (0 when empty), buffered appends included."""
         if stream_id in self.versions:
             return self.versions[stream_id]
+        if self.committed is not None and stream_id in self.committed.versions:
+            cached = self.versions[stream_id] = self.committed.versions[stream_id]
+            return cached
         query = statement(
             self.tables["events"],
             "stream_version",
@@ -197,9 +245,12 @@ class TransactionState:
         await self.write_snapshots()
         await self.write_log()
         if self.outbox_rows:
-            self.written.extend(
-                await write_outbox(self.session, self.tables["outbox"], self.outbox_rows, self.outbox_envelopes)
-            )
+            if self.committed is not None and self.committed.outbox_bypass:
+                self.written.extend(self.committed.outbox_messages(self.outbox_rows, self.outbox_envelopes))
+            else:
+                self.written.extend(
+                    await write_outbox(self.session, self.tables["outbox"], self.outbox_rows, self.outbox_envelopes)
+                )
             self.outbox_rows, self.outbox_envelopes = [], []
 
     async def write_snapshots(self) -> None:

@@ -75,13 +75,21 @@ class EmbeddedLog:
 class EmbeddedPlatform:
     """Every service in one process on one embedded log.
 
-    `on_publish` sees each event a service publishes, in publishing order (replay's output).
+    `on_publish` sees each event a service publishes, in publishing order (replay's output);
+    `on_structured`, when given, gets its structured-mode JSON too, as the outbox row holds it
+    (store/outbox.encode_envelope), so that a writer need not encode it again.
     """
 
-    def __init__(self, runtimes: Sequence[ServiceRuntime], on_publish: Callable[[Envelope], None]) -> None:
+    def __init__(
+        self,
+        runtimes: Sequence[ServiceRuntime],
+        on_publish: Callable[[Envelope], None],
+        on_structured: Callable[[str], None] | None = None,
+    ) -> None:
         self.runtimes = list(runtimes)
         self.log = EmbeddedLog()
         self._on_publish = on_publish
+        self._on_structured = on_structured
         # What each service's handler wants (ServiceSpec.wants): the log hands it nothing else, so
         # an ignored event costs no delivery (the runtime would only count it as "ignored").
         self._wanted: dict[str, dict[str, frozenset[str] | None]] = {}
@@ -133,6 +141,8 @@ class EmbeddedPlatform:
             if not isinstance(parsed, Event):
                 raise RuntimeError(f"outbox row {message.seq} is not a valid event: {parsed.reason}")
             self._on_publish(parsed.envelope)
+            if self._on_structured is not None:
+                self._on_structured(message.value)
             self.log.append(message.topic, parsed)
 
 
