@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from collections_events.offline_docs import offline_app
 from collections_platform.ops_page_agencies import agency_sections
 from collections_platform.report import money, pct
 
@@ -134,7 +135,7 @@ def _arm_charts(arms: dict[str, dict[str, Any]]) -> list[str]:
 
 def ops_app(figures: dict[str, Any], apis: list[tuple[str, str]]) -> FastAPI:
     """The operations page app: `/` (HTML charts), `/summary.json` (the figures), `/health`."""
-    app = FastAPI(title="Collections operations", version="1")
+    app = offline_app(title="Collections operations", version="1")  # /docs and /redoc with no CDN
     page = render_html(figures, apis)
 
     @app.get("/", response_class=HTMLResponse)
