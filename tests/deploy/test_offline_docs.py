@@ -8,19 +8,17 @@ assets come from the `fastapi-offline` package, not a CDN).
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from collections_events.config import PlatformConfig
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.database import Database
+from collections_events.testing import served
 from collections_events.transport.embedded import EmbeddedPlatform
 from collections_platform.ops_page import ops_app
 from collections_platform.services import SPECS
@@ -33,30 +31,6 @@ OPERATIONS = {
     "outreach": "/accounts/{account_id}/trail/verify",
     "legal": "/cases/{case_id}/moves",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def _served(app: Any) -> AsyncIterator[str]:
-    """`app` on uvicorn at 127.0.0.1:<free port> in this event loop; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 @asynccontextmanager
@@ -76,7 +50,7 @@ async def _service_app(name: str, tmp_path: Path) -> AsyncIterator[Any]:
 async def test_a_services_docs_and_redoc_render_offline(
     name: str, tmp_path: Path, render_page: Callable[..., Any]
 ) -> None:
-    async with _service_app(name, tmp_path) as app, _served(app) as url:
+    async with _service_app(name, tmp_path) as app, served(app) as url:
         docs = await render_page(f"{url}/docs", wait_for=".opblock")
         docs.assert_clean()
         assert OPERATIONS[name] in docs.text, docs.text[:2000]
@@ -88,7 +62,7 @@ async def test_a_services_docs_and_redoc_render_offline(
 
 
 async def test_the_operations_pages_docs_render_offline(render_page: Callable[..., Any]) -> None:
-    async with _served(ops_app(Summary(["current", "1-29"]).figures(), [])) as url:
+    async with served(ops_app(Summary(["current", "1-29"]).figures(), [])) as url:
         docs = await render_page(f"{url}/docs", wait_for=".opblock")
         docs.assert_clean()
         assert "/summary.json" in docs.text
