@@ -1,6 +1,11 @@
 """The operations page (127.0.0.1:8000): the run's figures as charts, in one self-contained HTML page.
 
-Inline SVG only: no script, no CDN, no external asset (these machines have no internet).
+Inline SVG only: no script, no CDN, no external asset (these machines have no internet). What a
+person reads it by (issue 15): the business date and instant of the last close it describes at the top;
+a plain bar chart is one quantity in one colour (`BAR`), and a stacked chart's keys (outcomes, channels,
+reasons) take their colours from one `Palette` per page, so a colour means one thing everywhere; stacked
+bars carry their totals and counts; never two quantities on one scale (`panels`); rates with the
+populations they are of.
 """
 
 from __future__ import annotations
