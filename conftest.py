@@ -132,13 +132,22 @@ CHROMIUM_FLAGS = [
 
 
 class RenderedPage:
-    """What headless Chromium made of one page: its text, a PNG screenshot, console errors, failed requests."""
+    """What headless Chromium made of one page: its text, a PNG screenshot, console errors, failed requests,
+    and how many elements matched each selector of `count=`."""
 
-    def __init__(self, text: str, screenshot: bytes, errors: list[str], failed_requests: list[str]) -> None:
+    def __init__(
+        self,
+        text: str,
+        screenshot: bytes,
+        errors: list[str],
+        failed_requests: list[str],
+        counts: dict[str, int] | None = None,
+    ) -> None:
         self.text = text
         self.screenshot = screenshot
         self.errors = errors
         self.failed_requests = failed_requests
+        self.counts = counts or {}
 
     def assert_clean(self) -> None:
         """Fail naming every console error, page error and failed request (the page must work offline)."""
@@ -156,11 +165,13 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def render_page(chromium_path: str) -> Callable[..., Any]:
-    """`await render_page(url, wait_for=css_selector)`: load `url` in headless Chromium (Playwright
-    driving Debian's browser, no downloaded browser) and return a RenderedPage. Requests that leave
-    the machine fail (there is no network), so a page that needs a CDN shows up in `failed_requests`."""
+    """`await render_page(url, wait_for=css_selector, count=[selectors])`: load `url` in headless Chromium
+    (Playwright driving Debian's browser, no downloaded browser) and return a RenderedPage. Requests that
+    leave the machine fail (there is no network), so a page that needs a CDN shows up in `failed_requests`."""
 
-    async def render(url: str, *, wait_for: str | None = None, timeout_ms: int = 20000) -> RenderedPage:
+    async def render(
+        url: str, *, wait_for: str | None = None, timeout_ms: int = 20000, count: tuple[str, ...] | list[str] = ()
+    ) -> RenderedPage:
         from playwright.async_api import async_playwright
 
         errors: list[str] = []
@@ -176,9 +187,10 @@ def render_page(chromium_path: str) -> Callable[..., Any]:
                 if wait_for:
                     await page.wait_for_selector(wait_for, timeout=timeout_ms)
                 text = await page.inner_text("body")
+                counts = {selector: await page.locator(selector).count() for selector in count}
                 shot = await page.screenshot(full_page=True)
             finally:
                 await browser.close()
-        return RenderedPage(text, shot, errors, failed)
+        return RenderedPage(text, shot, errors, failed, counts)
 
     return render

@@ -4,33 +4,44 @@ collected and commission, breaches by rule (inline SVG charts and one table; no 
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collections_platform.report import money
 
+if TYPE_CHECKING:
+    from collections_platform.ops_page import Palette
 
-def agency_sections(figures: dict[str, Any]) -> str:
-    """The agency charts and table for `figures` (Summary.figures()); empty when no agency worked."""
-    from collections_platform.ops_page import bar_chart, stacked_chart
+
+def agency_sections(figures: dict[str, Any], palette: Palette | None = None) -> str:
+    """The agency charts and table for `figures` (Summary.figures()); empty when no agency worked.
+
+    Each quantity has its own chart (placements open now, recalls over the run, money per currency),
+    and reasons and rules take their colours from the page's `palette`.
+    """
+    from collections_platform.ops_page import bar_chart, panels, stacked_chart
 
     agencies: dict[str, dict[str, Any]] = figures.get("agencies") or {}
     if not agencies:
         return ""
-    placements = {
-        agency: {"open": a["open"], **{f"recalled: {r}": n for r, n in a["recalled_by_reason"].items()}}
-        for agency, a in agencies.items()
-    }
+    recalled = {agency: a["recalled_by_reason"] for agency, a in agencies.items() if a["recalled_by_reason"]}
     breaches = {agency: a["breaches_by_rule"] for agency, a in agencies.items() if a["breaches_by_rule"]}
-    money_rows: list[tuple[str, float]] = []
-    for agency, a in agencies.items():
-        for currency, minor in a["collected_minor"].items():
-            money_rows.append((f"{agency} collected ({currency})", minor / 100))
-            money_rows.append((f"{agency} commission ({currency})", a["commission_minor"].get(currency, 0) / 100))
+    currencies = sorted({c for a in agencies.values() for c in [*a["collected_minor"], *a["commission_minor"]]})
+    money_panels: list[tuple[str, list[tuple[str, float]]]] = []
+    for currency in currencies:
+        for what, field in (("collected", "collected_minor"), ("commission", "commission_minor")):
+            rows = [(agency, a[field].get(currency, 0) / 100) for agency, a in agencies.items()]
+            money_panels.append((f"{what} ({currency})", rows))
     return "".join(
         [
-            stacked_chart("Agency placements: open, recalled by reason", placements),
-            stacked_chart("Agency conduct breaches by rule", breaches),
-            bar_chart("Collected by agencies and their commission", money_rows, fmt="{:,.2f}"),
+            bar_chart("Agency placements open at the end", [(agency, a["open"]) for agency, a in agencies.items()]),
+            stacked_chart("Agency placements recalled, by reason", recalled, palette=palette),
+            stacked_chart("Agency conduct breaches by rule", breaches, palette=palette),
+            panels(
+                "Collected by agencies and their commission",
+                money_panels,
+                fmt="{:,.2f}",
+                note="Over the whole run, in major units; each currency, collected and commission, on its own scale.",
+            ),
             _table(agencies),
         ]
     )

@@ -36,7 +36,9 @@ def _table(title: str, *columns: str) -> _Titled:
 def render(figures: dict[str, Any], seconds: float) -> Group:
     """Every table of the summary, ready for `Console.print`."""
     f = figures
-    head = _table(f"Run: {f['accounts']} accounts, {f['days']} business days, {seconds:.1f} s", "", "")
+    as_of = f.get("as_of") or {}
+    period = f" ({as_of['first_business_date']} to {as_of['business_date']})" if as_of.get("business_date") else ""
+    head = _table(f"Run: {f['accounts']} accounts, {f['days']} business days{period}, {seconds:.1f} s", "", "")
     head.table.add_row("inbound events fed", f"{f['events']['inbound']:,}")
     head.table.add_row("events published", f"{f['events']['published']:,}")
     head.table.add_row("rejected", f"{sum(f['rejected'].values()):,}")

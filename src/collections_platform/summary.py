@@ -4,6 +4,8 @@ So the summary means the same whatever the services keep inside: it reads the in
 the events the platform published (contract.md), as an operations analyst downstream of Kafka would.
 
 Definitions (documented in the README):
+- as of: the business date of the last close the run fed (`day.closed.as_of`) and that event's `time`
+  (the lender's end-of-day instant); every figure describes the platform after that close;
 - accounts per bucket: each account's last `delinquency.bucket_changed.to_bucket` (the first bucket,
   `current`, when it never changed);
 - roll rate of bucket B: of the accounts in B at one month's last close, the share in a worse bucket
@@ -32,7 +34,9 @@ class Summary:
         self.bucket: dict[str, str] = {}
         self.ever_delinquent: set[str] = set()
         self.month_ends: list[dict[str, str]] = []
+        self._first_close: date | None = None
         self._last_close: date | None = None
+        self._closed_at: str | None = None
         self._last_snapshot: dict[str, str] = {}
         self.days = 0
         self.inbound: Counter[str] = Counter()
@@ -61,6 +65,8 @@ class Summary:
         if kind == "account.opened":
             self.currency[data["account_id"]] = data["currency"]
             self.bucket.setdefault(data["account_id"], self.current)
+        elif kind == "day.closed":
+            self._closed_at = event.get("time")
 
     def observe(self, kind: str, data: dict[str, Any]) -> None:
         """One event the platform published: its type and data."""
@@ -107,6 +113,8 @@ class Summary:
         if self._last_close is not None and day.month != self._last_close.month:
             self.month_ends.append(self._last_snapshot)
         self._last_snapshot = dict(self.bucket)
+        if self._first_close is None:
+            self._first_close = day
         self._last_close = day
         self.days += 1
 
@@ -120,6 +128,12 @@ class Summary:
         without_plan = delinquent - self.plan_accounts
         return {
             "days": self.days,
+            "as_of": {
+                "business_date": self._last_close.isoformat() if self._last_close else None,
+                "closed_at": self._closed_at,
+                "first_business_date": self._first_close.isoformat() if self._first_close else None,
+                "month_ends": len(self.month_ends),
+            },
             "accounts": len(self.bucket),
             "buckets": {name: per_bucket.get(name, 0) for name in self.bucket_names},
             "roll_rates": self._roll_rates(),

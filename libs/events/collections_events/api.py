@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.envelope import Envelope
 from collections_events.metrics import add_metrics_route
+from collections_events.offline_docs import offline_app
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.validation import Event, Rejection, read_structured
@@ -36,9 +37,11 @@ def _operational(scope: MutableMapping[str, Any]) -> bool:
 def service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -> FastAPI:
     """A FastAPI app for `runtime` with `/health` (liveness) and `/ready` (database and transport).
 
-    More readiness checks (e.g. Kafka reachable) are appended to `app.state.ready_checks`.
+    More readiness checks (e.g. Kafka reachable) are appended to `app.state.ready_checks`. `/docs`
+    (Swagger UI) and `/redoc` load their scripts and styles from the app itself, never from a CDN
+    (collections_events.offline_docs): they work on an air-gapped cluster (issue 15).
     """
-    app = FastAPI(title=title, description=description, version="1", telemetry={"exclude": _operational})
+    app = offline_app(title=title, description=description, version="1", telemetry={"exclude": _operational})
     app.state.runtime = runtime
     app.state.ready_checks = [runtime.db.ping]
     add_metrics_route(app)

@@ -5,6 +5,7 @@
 - `running_service(spec, ...)`: a service's consumer, relay (and optionally API) in this process.
 - `start_service_process(name, env)`: `collections-<name> run` as its own OS process.
 - `produce(...)` / `consume_all(...)`: publish envelopes in binary mode; read topics from the start.
+- `served(app)`: an ASGI app on uvicorn at 127.0.0.1 on a free port in this event loop (for a browser).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +36,36 @@ from collections_events.transport.kafka import decode_record, encode_binary, pro
 from collections_events.validation import Event, read_structured
 
 Record: TypeAlias = ConsumerRecord  # aiokafka's record: topic, partition, offset, key, value, headers
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, start_timeout: float = 10.0) -> AsyncIterator[str]:
+    """`app` served by uvicorn at 127.0.0.1:<a free port> in this event loop; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped before it started")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"uvicorn not started after {start_timeout}s")
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
 
 
 def unique_topics_config(base: PlatformConfig | None = None, suffix: str | None = None) -> PlatformConfig:
