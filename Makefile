@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint up down schemas bench image jaeger clarifications
+.PHONY: install run test test-fast lint up down restart schemas bench image jaeger clarifications
 
 # Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
 # process (each CLI call, each service, each test subprocess) compiled ~3,700 modules again (~3 s);
@@ -44,6 +44,10 @@ up: install
 
 down:
 	deploy/local/down.sh
+
+# One service of `make up` stopped (if running) and started again, its log appended: SERVICE=ledger.
+restart:
+	deploy/local/restart.sh $(SERVICE)
 
 image:
 	deploy/image.sh

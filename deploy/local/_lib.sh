@@ -71,3 +71,19 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
+
+# Stop the process group whose leader's pid is in "$RUN/$1.pid" (a process `make up` started):
+# TERM to the group, KILL after 10 s; then forget the pid file. Nothing to do when it is not running.
+stop_group() {
+  local pidfile="$RUN/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid=$(cat "$pidfile")
+  if pid_alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 40); do pid_alive "$pid" || break; sleep 0.25; done
+    pid_alive "$pid" && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
+    log "stopped $1"
+  fi
+  rm -f "$pidfile"
+}
+

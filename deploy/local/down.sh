@@ -8,16 +8,7 @@ LOG_TAG=down
 source "$HERE/_lib.sh"
 RUN="$STATE_ROOT/run"
 for name in channels ledger delinquency outreach legal; do
-  pidfile="$RUN/$name.pid"
-  [[ -f "$pidfile" ]] || continue
-  pid=$(cat "$pidfile")
-  if pid_alive "$pid"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 40); do pid_alive "$pid" || break; sleep 0.25; done
-    pid_alive "$pid" && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
-    log "stopped $name"
-  fi
-  rm -f "$pidfile"
+  stop_group "$name"
 done
 [[ -x "$HERE/prometheus.sh" ]] && "$HERE/prometheus.sh" stop
 [[ -x "$HERE/jaeger.sh" ]] && "$HERE/jaeger.sh" stop

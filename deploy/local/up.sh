@@ -58,7 +58,9 @@ fi
 start_background() {
   local name=$1
   shift
-  (cd "$ROOT" && exec setsid "$@" >"$RUN/$name.log" 2>&1 </dev/null 9>&-) &
+  # The log is appended to, so that a restart (`make restart SERVICE=...`) keeps what came before.
+  printf '=== %s started %s ===\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$RUN/$name.log"
+  (cd "$ROOT" && exec setsid "$@" >>"$RUN/$name.log" 2>&1 </dev/null 9>&-) &
   echo $! >"$RUN/$name.pid"
 }
 
@@ -116,6 +118,7 @@ cat <<MSG
 The collections platform is up (state: $STATE_ROOT).
   Kafka bootstrap    $kafka
   PostgreSQL         $pg  (databases collections_ledger, _delinquency, _outreach, _legal)
+  outreach database  $pg/collections_outreach  (for collections audit verify --database-url)
   ledger API         http://127.0.0.1:$((BASE_PORT + 0))/docs
   delinquency API    http://127.0.0.1:$((BASE_PORT + 1))/docs
   outreach API       http://127.0.0.1:$((BASE_PORT + 2))/docs
@@ -129,5 +132,6 @@ Publish events (structured-mode JSON lines, keyed by subject) with:
   uv run collections publish --bootstrap $kafka FILE.jsonl
   (add --settle $pg to wait after each event; with COLLECTIONS_CHANNELS=0 the platform then decides
   exactly what replay decides)
+Restart one service (after a crash or a kill; its log is appended to) with: make restart SERVICE=ledger
 Stop everything with: make down
 MSG

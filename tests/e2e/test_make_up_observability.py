@@ -431,3 +431,28 @@ def test_the_traced_payment_reaches_the_trace_ui_make_up_prints(
         return names if names >= set(SERVICES) else None
 
     _poll(f"trace {TRACE_ID} in Zipkin with spans from {SERVICES}", services, 30)
+
+
+# -- make restart SERVICE= (issue 15: restarting a killed service was undocumented and truncated its log)
+def test_restart_brings_back_a_killed_service_and_keeps_its_log(make_up: MakeUp) -> None:
+    run = make_up.work / "state" / "run"
+    log_before = (run / "ledger.log").read_text(errors="replace")
+    pid = int((run / "ledger.pid").read_text())
+    os.killpg(pid, 9)
+    port = int((run / "ledger.port").read_text())
+    restart = subprocess.run(
+        [str(LOCAL / "restart.sh"), "ledger"], cwd=ROOT, env=make_up.env, capture_output=True, text=True, timeout=300
+    )
+    assert restart.returncode == 0, restart.stderr[-3000:]
+    assert "outreach database" in restart.stdout and "/collections_outreach" in restart.stdout
+    assert int((run / "ledger.pid").read_text()) != pid
+    ready = _poll("ledger ready again", lambda: _get(f"http://127.0.0.1:{port}/ready") or None, 60)
+    assert ready == {"status": "ready"}
+    log_after = (run / "ledger.log").read_text(errors="replace")
+    assert log_after.startswith(log_before) and log_after.count("=== ledger started") == 2
+    for wrong in ([], ["payments"]):
+        refused = subprocess.run(
+            [str(LOCAL / "restart.sh"), *wrong], cwd=ROOT, env=make_up.env, capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode != 0 and refused.stderr.strip().count("\n") == 0, refused.stderr
+        assert "ledger, delinquency, outreach, legal, channels" in refused.stderr
