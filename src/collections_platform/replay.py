@@ -94,7 +94,7 @@ async def _run(
         await platform.start()
         async with contextlib.AsyncExitStack() as held:
             for runtime in platform.runtimes:
-                await held.enter_async_context(runtime.db.held())
+                await held.enter_async_context(runtime.hold())
             number = await _feed_lines(source, platform, write, earlier, figures)
             await platform.drain()  # nothing is left (each line was drained); the hold ends empty
     finally:

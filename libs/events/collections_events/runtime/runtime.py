@@ -14,8 +14,9 @@ failure is retried one delivery at a time; a delivery whose handler keeps failin
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -30,7 +31,7 @@ from collections_events.runtime.service import ServiceSpec
 from collections_events.store import outbox as outbox_store
 from collections_events.store.database import Database
 from collections_events.store.errors import Failure, classify
-from collections_events.store.inbox import Inbox
+from collections_events.store.inbox import Inbox, inbox_is_empty
 from collections_events.store.outbox import OutboxMessage
 from collections_events.store.transaction import ConcurrencyError, TransactionState
 from collections_events.store.uow import UnitOfWork
@@ -127,6 +128,23 @@ class ServiceRuntime:
         """Run the service's migrations (idempotent)."""
         await self.db.migrate(self.spec.migrations)
 
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Database.held() for this service, its inbox answered from memory when its table starts
+        empty (a fresh replay: every claim since is known to this process), and its outbox kept in
+        memory when it starts with nothing to send (decision 0009)."""
+        async with self.db.held():
+            async with self.db.transaction() as session:
+                empty = await inbox_is_empty(session, self.spec.tables["inbox"], self.name)
+                no_backlog = await outbox_store.first_seq(session, self.spec.tables["outbox"]) is None
+            cache = self.db.held_cache
+            assert cache is not None
+            if empty:
+                cache.inbox_handled[self.name] = set()
+            if no_backlog and not self._committed:
+                cache.outbox_bypass = True
+            yield
+
     def unit_of_work(
         self,
         session: AsyncSession,
@@ -204,8 +222,10 @@ class ServiceRuntime:
 
     def _open(self, session: AsyncSession) -> _Batch:
         tables = self.spec.tables
-        state = TransactionState(session, tables, committed=self.db.held_cache)
-        return _Batch(session, Inbox(session, tables["inbox"], self.name), state)
+        held = self.db.held_cache
+        state = TransactionState(session, tables, committed=held)
+        handled = held.inbox_handled.get(self.name) if held is not None else None
+        return _Batch(session, Inbox(session, tables["inbox"], self.name, handled), state)
 
     async def _close(self, batch: _Batch) -> None:
         await batch.state.write()
@@ -214,6 +234,9 @@ class ServiceRuntime:
     def _after_commit(self, batch: _Batch) -> None:
         if self.db.held_cache is not None:
             self.db.held_cache.merge(batch.state)
+            handled = self.db.held_cache.inbox_handled.get(self.name)
+            if handled is not None:
+                handled.update(batch.inbox.inserted)
         if batch.state.written:
             self._committed.extend(batch.state.written)
             self._outbox_dirty = True

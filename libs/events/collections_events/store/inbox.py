@@ -28,19 +28,27 @@ class Inbox:
     Everything is undone with the transaction: a rolled-back batch claims nothing.
     """
 
-    def __init__(self, session: AsyncSession, table: Table, consumer: str) -> None:
+    def __init__(self, session: AsyncSession, table: Table, consumer: str, handled: set[str] | None = None) -> None:
+        """`handled`, when given, is every id this consumer's inbox holds (Database.held found it
+        empty and has seen every claim since): ids are then looked up there, not in the table."""
         self.session = session
         self.table = table
         self.consumer = consumer
+        self._handled = handled
         self._postgres = session.get_bind().dialect.name == "postgresql"
         self._new: set[str] = set()  # claimed in this transaction, not yet handed out
         self._known: set[str] = set()  # already handled (before, or earlier in this transaction)
         self._pending: list[dict[str, str]] = []  # SQLite: rows of handed-out ids, inserted at close
+        self.inserted: list[str] = []  # SQLite: ids this transaction inserted (for the held cache)
 
     async def claim(self, event_ids: Iterable[str]) -> None:
         """Record `event_ids` (the batch's, in any order); one round trip on PostgreSQL."""
         ids = [i for i in dict.fromkeys(event_ids) if i not in self._new and i not in self._known]
         if not ids:
+            return
+        if self._handled is not None:
+            for event_id in ids:
+                (self._known if event_id in self._handled else self._new).add(event_id)
             return
         if not self._postgres:
             for event_id in ids:
@@ -74,6 +82,7 @@ class Inbox:
         """
         if self._pending:
             await execute(self.session, statement(self.table, "insert", insert), self._pending)
+            self.inserted.extend(row["event_id"] for row in self._pending)
             self._pending = []
         if self._new and self._postgres:
             sql = text(
@@ -95,3 +104,13 @@ class Inbox:
             self._new.add(event_id)
         else:
             self._known.add(event_id)
+
+
+async def inbox_is_empty(session: AsyncSession, table: Table, consumer: str) -> bool:
+    """True when `consumer` has no row in the inbox `table` (it has handled nothing yet)."""
+    query = statement(
+        table,
+        "any_row",
+        lambda t: select(t.c.event_id).where(t.c.consumer == bindparam("b_consumer", type_=t.c.consumer.type)).limit(1),
+    )
+    return await fetch_one(session, query, {"b_consumer": consumer}) is None

@@ -41,6 +41,9 @@ class HeldCache:
     # instead of inserting rows that the same transaction deletes again (decision 0009).
     outbox_bypass: bool = False
     next_seq: int = 1
+    # Per consumer, every event id its inbox holds, once the runtime found its inbox table empty
+    # under the hold (a fresh replay): claims are then answered here, not by a query per id.
+    inbox_handled: dict[str, set[str]] = field(default_factory=dict)
 
     LIMIT = 500_000
     """Streams kept at most; past it the cache starts again empty (memory stays bounded)."""
