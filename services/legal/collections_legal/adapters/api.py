@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,138 +69,155 @@ class CloseRequest(BaseModel):
     note: str | None = Field(default=None, max_length=NOTE_MAX_LENGTH)
 
 
+router = APIRouter()
+"""Every route of legal's API (tags: cases, evidence, agencies, analysis); the session and the
+runtime come from `Depends`."""
+
+
+@router.get("/cases", tags=["cases"])
+async def list_cases(
+    session: Session,
+    state: CaseState | None = None,
+    account_id: str | None = None,
+    opened_from: date | None = None,
+    opened_to: date | None = None,
+    dpd_min: Annotated[int | None, Query(ge=0)] = None,
+    dpd_max: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Cases by opening date, account and id, filtered (all bounds inclusive), one page at a time."""
+    where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
+    rows, total = await LegalRepository(session, TABLES).list_cases(where, limit=limit, offset=offset)
+    next_offset = offset + len(rows) if offset + len(rows) < total else None
+    return {
+        "items": [r.to_json() for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": next_offset,
+    }
+
+
+@router.get("/cases/{case_id}", tags=["cases"])
+async def get_case(case_id: str, session: Session) -> dict[str, Any]:
+    """The case, its history and the moves it allows now."""
+    repo = LegalRepository(session, TABLES)
+    case = await _case(repo, case_id)
+    return _case_json(case, await repo.history(case_id))
+
+
+@router.post("/cases/{case_id}/moves", tags=["cases"])
+async def move(case_id: str, body: MoveRequest, request: Request, rt: Runtime) -> Any:
+    """Move the case one step; 409 with the allowed moves when the lifecycle forbids it."""
+    case = await _read_case(rt, case_id)
+    missing = [f for f in REQUIRED_FIELDS.get(body.to_state, ()) if getattr(body, f) in (None, "")]
+    if missing:
+        return _unprocessable(missing, f"required to move to {body.to_state}")
+    refused = check_move(case.state, body.to_state, body.model_dump())
+    if refused is not None:
+        return _conflict(case, refused.reason)
+    data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
+    return await _run(rt, request, "legal.case_move_requested", case, data)
+
+
+@router.post("/cases/{case_id}/close", tags=["cases"])
+async def close(case_id: str, body: CloseRequest, request: Request, rt: Runtime) -> Any:
+    """Close the case (paid, settled, withdrawn); 409 when it is already closed."""
+    case = await _read_case(rt, case_id)
+    if case.state not in OPEN_STATES:
+        return _conflict(case, f"a {case.state} case cannot be closed")
+    data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
+    return await _run(rt, request, "legal.case_close_requested", case, data)
+
+
+@router.get("/cases/{case_id}/evidence", tags=["evidence"])
+async def evidence(case_id: str, session: Session, rt: Runtime, format: Literal["json", "csv"] = "json") -> Any:
+    """The evidence bundle: case, history, trail with its chain verified, arrangements (or CSV)."""
+    bundle = await _bundle(session, rt, case_id)
+    if format == "csv":
+        return _csv(bundle, case_id)
+    return bundle
+
+
+@router.get("/cases/{case_id}/evidence.csv", tags=["evidence"])
+async def evidence_as_csv(case_id: str, session: Session, rt: Runtime) -> Response:
+    """The evidence bundle as one CSV table for a court filing."""
+    return _csv(await _bundle(session, rt, case_id), case_id)
+
+
+@router.get("/placements", tags=["agencies"])
+async def list_placements(
+    session: Session,
+    agency_id: str | None = None,
+    status: Literal["open", "recalled"] | None = None,
+    account_id: str | None = None,
+    placed_from: date | None = None,
+    placed_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Placements with agencies by placing close, account and id, filtered (dates inclusive), paged."""
+    where = PlacementFilter(agency_id, status, account_id, placed_from, placed_to)
+    rows, total = await PlacementRepository(session, TABLES).list(where, limit=limit, offset=offset)
+    next_offset = offset + len(rows) if offset + len(rows) < total else None
+    return {
+        "items": [r.to_json() for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": next_offset,
+    }
+
+
+@router.get("/placements/{placement_id}", tags=["agencies"])
+async def get_placement(placement_id: str, session: Session) -> dict[str, Any]:
+    """One placement: how it was placed and, once recalled, why, what was collected and the commission."""
+    row = await PlacementRepository(session, TABLES).get(placement_id)
+    if row is None:
+        raise unknown("placement", placement_id)
+    return row.to_json()
+
+
+@router.get("/agencies", tags=["agencies"])
+async def agencies(session: Session, rt: Runtime) -> dict[str, Any]:
+    """Per agency (configured ones in config order, then any other that holds placements): its terms,
+    open and recalled placements (by reason), collected and commission over recalled ones (minor units)."""
+    figures = await PlacementRepository(session, TABLES).agency_figures()
+    out = []
+    for agency in rt.config.legal.placement.agencies:
+        terms = {"share_pct": float(agency.share_pct), "commission_pct": float(agency.commission_pct)}
+        out.append({"agency_id": agency.id, "configured": True, **terms, **figures.pop(agency.id, empty_figures())})
+    for agency_id in sorted(figures):
+        out.append({"agency_id": agency_id, "configured": False, **figures[agency_id]})
+    return {"agencies": out}
+
+
+@router.get("/accounts/{account_id}/referral", tags=["analysis"])
+async def referral(
+    account_id: str,
+    session: Session,
+    rt: Runtime,
+    as_of: date = Query(..., description="the closed business date (YYYY-MM-DD) to explain"),
+) -> dict[str, Any]:
+    """Each referral and placement condition at the close of `as_of`, its value and whether it held,
+    and what legal published then (behaviour.md, Explanations). 404 for an account legal never
+    handled an event of; 422 for a date that is not a closed business date."""
+    rows = await HANDLED.read(session, account_id)
+    if not any(owner == account_id for owner, _, _ in rows):
+        raise unknown("account", account_id)
+    try:
+        return await explain_referral(rt.spec, rt.config, account_id, as_of, rows)
+    except NotClosed as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+
+
 def create_api(runtime: ServiceRuntime) -> FastAPI:
     """Legal's FastAPI app on `runtime` (health and readiness from `service_app`)."""
-    app = service_app(runtime, title="collections legal", description="Legal escalation: cases and evidence")
-
-    @app.get("/cases", tags=["cases"])
-    async def list_cases(
-        session: Session,
-        state: CaseState | None = None,
-        account_id: str | None = None,
-        opened_from: date | None = None,
-        opened_to: date | None = None,
-        dpd_min: Annotated[int | None, Query(ge=0)] = None,
-        dpd_max: Annotated[int | None, Query(ge=0)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
-        """Cases by opening date, account and id, filtered (all bounds inclusive), one page at a time."""
-        where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
-        rows, total = await LegalRepository(session, TABLES).list_cases(where, limit=limit, offset=offset)
-        next_offset = offset + len(rows) if offset + len(rows) < total else None
-        return {
-            "items": [r.to_json() for r in rows],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "next_offset": next_offset,
-        }
-
-    @app.get("/cases/{case_id}", tags=["cases"])
-    async def get_case(case_id: str, session: Session) -> dict[str, Any]:
-        """The case, its history and the moves it allows now."""
-        repo = LegalRepository(session, TABLES)
-        case = await _case(repo, case_id)
-        return _case_json(case, await repo.history(case_id))
-
-    @app.post("/cases/{case_id}/moves", tags=["cases"])
-    async def move(case_id: str, body: MoveRequest, request: Request, rt: Runtime) -> Any:
-        """Move the case one step; 409 with the allowed moves when the lifecycle forbids it."""
-        case = await _read_case(rt, case_id)
-        missing = [f for f in REQUIRED_FIELDS.get(body.to_state, ()) if getattr(body, f) in (None, "")]
-        if missing:
-            return _unprocessable(missing, f"required to move to {body.to_state}")
-        refused = check_move(case.state, body.to_state, body.model_dump())
-        if refused is not None:
-            return _conflict(case, refused.reason)
-        data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
-        return await _run(rt, request, "legal.case_move_requested", case, data)
-
-    @app.post("/cases/{case_id}/close", tags=["cases"])
-    async def close(case_id: str, body: CloseRequest, request: Request, rt: Runtime) -> Any:
-        """Close the case (paid, settled, withdrawn); 409 when it is already closed."""
-        case = await _read_case(rt, case_id)
-        if case.state not in OPEN_STATES:
-            return _conflict(case, f"a {case.state} case cannot be closed")
-        data = {"case_id": case_id, "account_id": case.account_id, **body.model_dump(mode="json")}
-        return await _run(rt, request, "legal.case_close_requested", case, data)
-
-    @app.get("/cases/{case_id}/evidence", tags=["evidence"])
-    async def evidence(case_id: str, session: Session, rt: Runtime, format: Literal["json", "csv"] = "json") -> Any:
-        """The evidence bundle: case, history, trail with its chain verified, arrangements (or CSV)."""
-        bundle = await _bundle(session, rt, case_id)
-        if format == "csv":
-            return _csv(bundle, case_id)
-        return bundle
-
-    @app.get("/cases/{case_id}/evidence.csv", tags=["evidence"])
-    async def evidence_as_csv(case_id: str, session: Session, rt: Runtime) -> Response:
-        """The evidence bundle as one CSV table for a court filing."""
-        return _csv(await _bundle(session, rt, case_id), case_id)
-
-    @app.get("/placements", tags=["agencies"])
-    async def list_placements(
-        session: Session,
-        agency_id: str | None = None,
-        status: Literal["open", "recalled"] | None = None,
-        account_id: str | None = None,
-        placed_from: date | None = None,
-        placed_to: date | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
-        """Placements with agencies by placing close, account and id, filtered (dates inclusive), paged."""
-        where = PlacementFilter(agency_id, status, account_id, placed_from, placed_to)
-        rows, total = await PlacementRepository(session, TABLES).list(where, limit=limit, offset=offset)
-        next_offset = offset + len(rows) if offset + len(rows) < total else None
-        return {
-            "items": [r.to_json() for r in rows],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "next_offset": next_offset,
-        }
-
-    @app.get("/placements/{placement_id}", tags=["agencies"])
-    async def get_placement(placement_id: str, session: Session) -> dict[str, Any]:
-        """One placement: how it was placed and, once recalled, why, what was collected and the commission."""
-        row = await PlacementRepository(session, TABLES).get(placement_id)
-        if row is None:
-            raise unknown("placement", placement_id)
-        return row.to_json()
-
-    @app.get("/agencies", tags=["agencies"])
-    async def agencies(session: Session, rt: Runtime) -> dict[str, Any]:
-        """Per agency (configured ones in config order, then any other that holds placements): its terms,
-        open and recalled placements (by reason), collected and commission over recalled ones (minor units)."""
-        figures = await PlacementRepository(session, TABLES).agency_figures()
-        out = []
-        for agency in rt.config.legal.placement.agencies:
-            terms = {"share_pct": float(agency.share_pct), "commission_pct": float(agency.commission_pct)}
-            out.append({"agency_id": agency.id, "configured": True, **terms, **figures.pop(agency.id, empty_figures())})
-        for agency_id in sorted(figures):
-            out.append({"agency_id": agency_id, "configured": False, **figures[agency_id]})
-        return {"agencies": out}
-
-    @app.get("/accounts/{account_id}/referral", tags=["analysis"])
-    async def referral(
-        account_id: str,
-        session: Session,
-        rt: Runtime,
-        as_of: date = Query(..., description="the closed business date (YYYY-MM-DD) to explain"),
-    ) -> dict[str, Any]:
-        """Each referral and placement condition at the close of `as_of`, its value and whether it held,
-        and what legal published then (behaviour.md, Explanations). 404 for an account legal never
-        handled an event of; 422 for a date that is not a closed business date."""
-        rows = await HANDLED.read(session, account_id)
-        if not any(owner == account_id for owner, _, _ in rows):
-            raise unknown("account", account_id)
-        try:
-            return await explain_referral(rt.spec, rt.config, account_id, as_of, rows)
-        except NotClosed as exc:
-            raise HTTPException(422, detail=str(exc)) from None
-
+    app = service_app(
+        runtime, title="Collections Legal", description="Legal escalation: cases, evidence, placements, referrals."
+    )
+    app.include_router(router)
     return app
 
 
