@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, get_args
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,53 +22,53 @@ from collections_outreach.app.tables import CONDUCT
 RULES: tuple[str, ...] = get_args(ConductRule)
 
 
-def add_conduct_routes(app: FastAPI) -> None:
-    """Add `GET /conduct-breaches` to outreach's app."""
+router = APIRouter()
+"""Outreach's conduct route(s); create_api (api.py) includes it."""
 
-    @app.get("/conduct-breaches", tags=["agencies"])
-    async def conduct_breaches(
-        session: Annotated[AsyncSession, Depends(get_session)],
-        agency_id: str | None = None,
-        rule: ConductRule | None = None,
-        account_id: str | None = None,
-        from_: Annotated[date | None, Query(alias="from")] = None,
-        to: date | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
-        """Conduct breaches by local day, account, record and the rule's order, filtered, one page at a
-        time, with the count per rule over every page."""
-        c = CONDUCT.c
-        conditions = []
-        if agency_id is not None:
-            conditions.append(c.agency_id == agency_id)
-        if rule is not None:
-            conditions.append(c.rule == rule)
-        if account_id is not None:
-            conditions.append(c.account_id == account_id)
-        if from_ is not None:
-            conditions.append(c.local_date >= from_)
-        if to is not None:
-            conditions.append(c.local_date <= to)
-        counts = {
-            r: int(n)
-            for r, n in await session.execute(select(c.rule, func.count()).where(*conditions).group_by(c.rule))
-        }
-        total = sum(counts.values())
-        rule_order = case({r: i for i, r in enumerate(RULES)}, value=c.rule)
-        rows = await session.execute(
-            select(CONDUCT)
-            .where(*conditions)
-            .order_by(c.local_date, c.occurred_at, c.account_id, c.record_id, rule_order)
-            .limit(limit)
-            .offset(offset)
-        )
-        items = [{**r._mapping, "local_date": r.local_date.isoformat()} for r in rows]
-        return {
-            "items": items,
-            "by_rule": {r: counts[r] for r in RULES if r in counts},
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + len(items) if offset + len(items) < total else None,
-        }
+
+@router.get("/conduct-breaches", tags=["agencies"])
+async def conduct_breaches(
+    session: Annotated[AsyncSession, Depends(get_session)],
+    agency_id: str | None = None,
+    rule: ConductRule | None = None,
+    account_id: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Conduct breaches by local day, account, record and the rule's order, filtered, one page at a
+    time, with the count per rule over every page."""
+    c = CONDUCT.c
+    conditions = []
+    if agency_id is not None:
+        conditions.append(c.agency_id == agency_id)
+    if rule is not None:
+        conditions.append(c.rule == rule)
+    if account_id is not None:
+        conditions.append(c.account_id == account_id)
+    if from_ is not None:
+        conditions.append(c.local_date >= from_)
+    if to is not None:
+        conditions.append(c.local_date <= to)
+    counts = {
+        r: int(n) for r, n in await session.execute(select(c.rule, func.count()).where(*conditions).group_by(c.rule))
+    }
+    total = sum(counts.values())
+    rule_order = case({r: i for i, r in enumerate(RULES)}, value=c.rule)
+    rows = await session.execute(
+        select(CONDUCT)
+        .where(*conditions)
+        .order_by(c.local_date, c.occurred_at, c.account_id, c.record_id, rule_order)
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [{**r._mapping, "local_date": r.local_date.isoformat()} for r in rows]
+    return {
+        "items": items,
+        "by_rule": {r: counts[r] for r in RULES if r in counts},
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + len(items) if offset + len(items) < total else None,
+    }

@@ -8,7 +8,7 @@ import json
 from datetime import date
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collections_events.api import get_runtime, get_session, unknown
@@ -36,21 +36,22 @@ def until_close_after(rows: list[tuple[str, str, str]], as_of: date) -> list[tup
     return rows
 
 
-def add_explain_routes(app: FastAPI) -> None:
-    """Register `GET /accounts/{id}/explain` on outreach's app."""
+router = APIRouter()
+"""Outreach's explain route(s); create_api (api.py) includes it."""
 
-    @app.get("/accounts/{account_id}/explain", tags=["analysis"])
-    async def explain(
-        account_id: str,
-        as_of: date = Query(..., description="the business date (YYYY-MM-DD) to explain"),
-        session: AsyncSession = Depends(get_session),
-        rt: ServiceRuntime = Depends(get_runtime),
-    ) -> dict[str, Any]:
-        """Why each step of the account's arm was requested, suppressed or not due at `as_of`."""
-        try:
-            found = await explain_account(session, rt, account_id, as_of)
-        except NotClosed as exc:
-            raise HTTPException(422, detail=str(exc)) from None
-        if found is None:
-            raise unknown("account", account_id)
-        return found
+
+@router.get("/accounts/{account_id}/explain", tags=["analysis"])
+async def explain(
+    account_id: str,
+    as_of: date = Query(..., description="the business date (YYYY-MM-DD) to explain"),
+    session: AsyncSession = Depends(get_session),
+    rt: ServiceRuntime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """Why each step of the account's arm was requested, suppressed or not due at `as_of`."""
+    try:
+        found = await explain_account(session, rt, account_id, as_of)
+    except NotClosed as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    if found is None:
+        raise unknown("account", account_id)
+    return found
