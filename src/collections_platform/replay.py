@@ -8,12 +8,15 @@ platform published, in order, one structured-mode event per line.
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
+
+import yaml
 
 from collections_events.config import PlatformConfig
 from collections_events.envelope import Envelope
@@ -57,6 +60,7 @@ async def replay(
     be read or the output cannot be written.
     """
     figures = figures if figures is not None else ReplayFigures()
+    _refuse_overwriting_input(input_path, output_path)
     try:
         source = input_path.open("rb")
     except OSError as exc:
@@ -68,6 +72,7 @@ async def replay(
         raise ReplayError(f"cannot write {output_path}: {exc.strerror}") from None
     with source, out:
         if state_dir is not None:
+            _record_config(state_dir, config)
             return await _run(source, out, config, state_dir, figures, durable=True)
         # Fresh state in a directory deleted at the end: no reason to wait for the disk.
         with tempfile.TemporaryDirectory(prefix="collections-replay-") as tmp:
@@ -141,6 +146,18 @@ async def _feed_lines(
     return number
 
 
+def _refuse_overwriting_input(input_path: Path, output_path: Path) -> None:
+    if output_path.exists() and input_path.exists() and os.path.samefile(input_path, output_path):
+        raise ReplayError(f"--out {output_path} is the input file: replay would overwrite what it reads")
+
+
+def _record_config(state_dir: Path, config: PlatformConfig) -> None:
+    """Keep the configuration in the state, as `collections run` does: `collections explain --state
+    DIR` then explains with the arms the replay used."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
+
+
 def _ignore(_envelope: Envelope) -> None:
     """What replay does with a published envelope: nothing (it writes the JSON, on_structured)."""
 
@@ -178,6 +195,6 @@ def replay_summary(figures: ReplayFigures, seconds: float) -> str:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return (
         f"collections replay: {figures.lines:,} lines, {figures.events_in:,} events in, "
-        f"{figures.rejected:,} rejected unread, {figures.published:,} published in {seconds:.1f} s "
+        f"{figures.rejected:,} lines refused, {figures.published:,} published in {seconds:.1f} s "
         f"({rate:,.0f} inbound events/s), peak memory {peak_mb:,.0f} MB"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from collections_events.config import load_config
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
 CLI = [sys.executable, "-m", "collections_platform.cli"]
@@ -135,3 +136,56 @@ def test_the_size_limit_counts_the_event_not_its_line_terminator(tmp_path: Path)
             assert reasons == [
                 f"too large: {limit + 1:,} bytes; an inbound event is at most {limit:,} bytes (README, Limits)"
             ]
+
+
+def test_a_lone_surrogate_or_a_date_past_the_contracts_range_is_one_rejection(tmp_path: Path) -> None:
+    # Found by a newcomer: "\ud800" in a subject ended the run with a traceback (or, in data, was
+    # accepted and then failed two services); a close on 9999-12-31 was applied by one service and
+    # overflowed two others. Each is now one rejection by validation, and the run goes on.
+    events = list(generate_events(PortfolioSettings(seed=5, accounts=1, days=3)))
+    opened = json.dumps(events[0])
+    close = next(e for e in events if e["type"] == "day.closed")
+    far_close = json.dumps({**close, "id": "close-far", "data": {**close["data"], "as_of": "9999-12-31"}})
+    lines = [
+        opened.replace('"subject": "', '"subject": "\\ud800', 1),
+        opened[:-1] + ', "extra": "\\udfff"}',
+        far_close,
+        opened,
+    ]
+    source, out = tmp_path / "odd.jsonl", tmp_path / "o.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = replay(source, "--out", out)
+    assert done.returncode == 0, done.stderr
+    rejected = [json.loads(x)["data"] for x in out.read_text().splitlines() if '"system.event_rejected"' in x]
+    assert [r["line"] for r in rejected] == [1, 2, 3]
+    assert "lone UTF-16 surrogate" in rejected[0]["reason"] and "lone UTF-16 surrogate" in rejected[1]["reason"]
+    assert "from 1900-01-01 to 2999-12-31" in rejected[2]["reason"]
+    assert "4 lines, 1 events in, 3 lines refused" in done.stderr
+
+
+def test_replay_refuses_to_write_over_its_input_and_keeps_its_config_in_the_state(
+    generated: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(generated[1].read_bytes())
+    done = replay(source, "--out", source)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "is the input file" in done.stderr
+    assert source.read_bytes() == generated[1].read_bytes()
+    config = tmp_path / "arms.yaml"
+    config.write_text(
+        "outreach:\n  experiments:\n    - {id: calls-first, share_pct: 50, strategy: "
+        "[{id: c, channel: call, template: collection_call, from_dpd: 1}]}\n"
+    )
+    state = tmp_path / "state"
+    assert replay(source, "--out", tmp_path / "o.jsonl", "--state", state, "--config", config).returncode == 0
+    kept = load_config(state / "config.yaml")
+    assert [e.id for e in kept.outreach.experiments] == ["calls-first"]
+
+
+def test_a_config_nested_thousands_deep_is_one_line(generated: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    config = tmp_path / "deep.yaml"
+    config.write_text("outreach:\n  strategy: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    done = replay(generated[1], "--out", tmp_path / "o.jsonl", "--config", config)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr[-500:]
+    assert "nested too deeply" in done.stderr

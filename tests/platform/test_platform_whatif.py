@@ -62,3 +62,8 @@ def test_whatif_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["whatif", str(tmp_path / "missing.jsonl"), "--config", config]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "no such file" in err[0] and "at least twice" in err[1]
+    source, out = tmp_path / "in.jsonl", tmp_path / "a-file"
+    source.write_text("\n")
+    out.write_text("not a folder\n")
+    assert main(["whatif", str(source), "--config", config, "--config", config, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"collections whatif: --out {out} is a file, not a folder"

@@ -397,6 +397,8 @@ def load_config(path: str | Path | None) -> PlatformConfig:
         raise ConfigError(f"config: {file} is not UTF-8 text (byte {exc.start})") from None
     try:
         raw = yaml.load(text, Loader=ConfigLoader)  # a SafeLoader subclass
+        return parse_config(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config: {file} is not valid YAML: {exc}".splitlines()[0]) from None
-    return parse_config(raw)
+    except RecursionError:  # YAML nested thousands deep: no configuration is
+        raise ConfigError(f"config: {file} is nested too deeply to be a configuration") from None

@@ -23,11 +23,16 @@ CORE_ATTRIBUTES = frozenset(
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""The years an instant may lie in (the business dates' range, fields.FIRST_DATE/LAST_DATE)."""
+
+
 def parse_instant(value: str) -> datetime:
     """Parse an RFC 3339 instant (`2026-01-11T23:30:00Z`, `...+08:00`); it must carry `Z` or an offset.
 
     Raises ValueError for anything else: a naive time is ambiguous, and the ISO 8601 forms that
-    RFC 3339 does not allow (`20260111T233000Z`, no seconds) are refused.
+    RFC 3339 does not allow (`20260111T233000Z`, no seconds) are refused, as are years outside
+    FIRST_YEAR..LAST_YEAR.
     """
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("an instant is RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff] with Z or a UTC offset")
@@ -37,6 +42,9 @@ def parse_instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError("an instant needs `Z` or a UTC offset")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        # 9999-12-31T23:59:59Z overflowed a later conversion to the customer's timezone.
+        raise ValueError(f"an instant lies in the years {FIRST_YEAR} to {LAST_YEAR}")
     return parsed
 
 

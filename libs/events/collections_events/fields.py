@@ -51,15 +51,25 @@ MAX_DUES = 10_000
 statements; about 0.9 MB of JSON, under Kafka's default message size)."""
 
 
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2999, 12, 31)
+"""The business dates the contract accepts (README, Limits). A date near `date.max` (9999-12-31)
+was accepted by one service and overflowed another's date arithmetic (a close's D + 1, a cooldown's
+days), so the services disagreed; no lender's due date or close lies outside these."""
+
+
 def _iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("must be a date written YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"impossible date: {exc}") from exc
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        raise ValueError(f"must be a date from {FIRST_DATE} to {LAST_DATE}")
+    return parsed
 
 
 def _instant(value: str) -> str:

@@ -6,6 +6,7 @@ Never raises for bad input: a consumer must go on after a bad event (contract.md
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,13 +181,42 @@ def load_json(text: str | bytes, prefix: str = "") -> Any:
     refused as such rather than ending the run (issue 15)."""
     try:
         # Decoded first: json.loads would also guess UTF-16/32 from a BOM.
-        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        value = json.loads(decoded)
+        if "\\u" in decoded and _LONE_SURROGATE_ESCAPE.search(decoded) and _holds_lone_surrogate(value):
+            raise UnreadableJSONError(
+                f"{prefix}unreadable JSON: a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                "which is not Unicode text"
+            )
+        return value
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableJSONError(unreadable_reason(exc, prefix)) from None
+    except UnreadableJSONError:
+        raise
     except RecursionError:
         raise UnreadableJSONError(f"{prefix}unreadable JSON: nested too deeply") from None
     except ValueError:  # int("…4,301 digits…"): Python refuses to convert, by design
         raise UnreadableJSONError(f"{prefix}unreadable JSON: a number with too many digits") from None
+
+
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+"""An escape in the surrogate range; a valid pair decodes to one character, a lone one stays a
+surrogate that no UTF-8 encoder (SQLite's, PostgreSQL's, Kafka's clients) accepts."""
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:  # iterative: the value may be nested as deep as the parser allowed
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def unreadable_reason(exc: json.JSONDecodeError | UnicodeDecodeError, prefix: str = "") -> str:

@@ -28,6 +28,9 @@ def whatif_command(input_path: Path, configs: list[Path], out: Path | None) -> i
         return 2
     for path in configs:
         load_config(path)  # a bad config stops before any replay (ConfigError: the caller's one line)
+    if out is not None and out.exists() and not out.is_dir():
+        print(f"collections whatif: --out {out} is a file, not a folder", file=sys.stderr)
+        return 2
     setup_logging("WARNING")
     console = Console()
     with Progress(
