@@ -138,7 +138,7 @@ def test_the_size_limit_counts_the_event_not_its_line_terminator(tmp_path: Path)
             ]
 
 
-def test_a_lone_surrogate_or_a_date_past_the_contracts_range_is_one_rejection(tmp_path: Path) -> None:
+def test_a_lone_surrogate_a_nul_or_a_date_past_the_contracts_range_is_one_rejection(tmp_path: Path) -> None:
     # Found by a newcomer: "\ud800" in a subject ended the run with a traceback (or, in data, was
     # accepted and then failed two services); a close on 9999-12-31 was applied by one service and
     # overflowed two others. Each is now one rejection by validation, and the run goes on.
@@ -150,6 +150,7 @@ def test_a_lone_surrogate_or_a_date_past_the_contracts_range_is_one_rejection(tm
         opened.replace('"subject": "', '"subject": "\\ud800', 1),
         opened[:-1] + ', "extra": "\\udfff"}',
         far_close,
+        opened.replace('"subject": "', '"subject": "nul\\u0000', 1),
         opened,
     ]
     source, out = tmp_path / "odd.jsonl", tmp_path / "o.jsonl"
@@ -157,10 +158,11 @@ def test_a_lone_surrogate_or_a_date_past_the_contracts_range_is_one_rejection(tm
     done = replay(source, "--out", out)
     assert done.returncode == 0, done.stderr
     rejected = [json.loads(x)["data"] for x in out.read_text().splitlines() if '"system.event_rejected"' in x]
-    assert [r["line"] for r in rejected] == [1, 2, 3]
+    assert [r["line"] for r in rejected] == [1, 2, 3, 4]
     assert "lone UTF-16 surrogate" in rejected[0]["reason"] and "lone UTF-16 surrogate" in rejected[1]["reason"]
     assert "from 1900-01-01 to 2999-12-31" in rejected[2]["reason"]
-    assert "4 lines, 1 events in, 3 lines refused" in done.stderr
+    assert "U+0000 (NUL)" in rejected[3]["reason"]
+    assert "5 lines, 1 events in, 4 lines refused" in done.stderr
 
 
 def test_replay_refuses_to_write_over_its_input_and_keeps_its_config_in_the_state(

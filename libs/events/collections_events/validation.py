@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,11 +184,15 @@ def load_json(text: str | bytes, prefix: str = "") -> Any:
         # Decoded first: json.loads would also guess UTF-16/32 from a BOM.
         decoded = text.decode("utf-8") if isinstance(text, bytes) else text
         value = json.loads(decoded)
-        if "\\u" in decoded and _LONE_SURROGATE_ESCAPE.search(decoded) and _holds_lone_surrogate(value):
-            raise UnreadableJSONError(
-                f"{prefix}unreadable JSON: a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
-                "which is not Unicode text"
-            )
+        if "\\u" in decoded:
+            if _LONE_SURROGATE_ESCAPE.search(decoded) and _holds(value, _is_surrogate):
+                raise UnreadableJSONError(
+                    f"{prefix}unreadable JSON: a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                    "which is not Unicode text"
+                )
+            if "\\u0000" in decoded and _holds(value, _is_nul):
+                # PostgreSQL's text cannot hold U+0000: such an event would fail there and not here.
+                raise UnreadableJSONError(f"{prefix}unreadable JSON: a string holds U+0000 (NUL)")
         return value
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableJSONError(unreadable_reason(exc, prefix)) from None
@@ -204,12 +209,21 @@ _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 surrogate that no UTF-8 encoder (SQLite's, PostgreSQL's, Kafka's clients) accepts."""
 
 
-def _holds_lone_surrogate(value: Any) -> bool:
+def _is_surrogate(ch: str) -> bool:
+    return "\ud800" <= ch <= "\udfff"
+
+
+def _is_nul(ch: str) -> bool:
+    return ch == "\x00"
+
+
+def _holds(value: Any, bad: Callable[[str], bool]) -> bool:
+    """Whether any string (key or value) in `value` has a character `bad` is true of."""
     stack = [value]
     while stack:  # iterative: the value may be nested as deep as the parser allowed
         item = stack.pop()
         if isinstance(item, str):
-            if any("\ud800" <= ch <= "\udfff" for ch in item):
+            if any(bad(ch) for ch in item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
