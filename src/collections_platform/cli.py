@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeAlias
 
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,10 +35,32 @@ def _iso_date(text: str) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
+    """Entry point; returns the process exit status (2 for bad arguments or a bad configuration)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"collections {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `collections` command line: one subcommand per entry of COMMANDS."""
     parser = argparse.ArgumentParser(prog="collections", description="The collections platform")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_replay_and_schemas(commands)
+    _add_run(commands)
+    _add_publish_and_channels(commands)
+    _add_audit_and_explain(commands)
+    _add_whatif(commands)
+    return parser
 
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_replay_and_schemas(commands: Subcommands) -> None:
     replay = commands.add_parser("replay", help="run the whole platform over a file of events")
     replay.add_argument("input", type=Path)
     replay.add_argument("--out", type=Path, required=True)
@@ -46,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     schemas = commands.add_parser("schemas", help="export the JSON Schema of every event type")
     schemas.add_argument("--out", type=Path, required=True)
 
+
+def _add_run(commands: Subcommands) -> None:
     run = commands.add_parser("run", help="simulate a portfolio on the embedded platform, then serve the APIs")
     run.add_argument("--accounts", type=_positive, default=2000, help="accounts in the book (default 2000)")
     run.add_argument("--days", type=_positive, default=180, help="business days to simulate (default 180)")
@@ -56,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-serve", action="store_true", help="exit after the summary")
     run.add_argument("--json", type=Path, help="also write the summary figures to this file")
 
+
+def _add_publish_and_channels(commands: Subcommands) -> None:
     publish = commands.add_parser("publish", help="publish a file of events to a running platform's Kafka")
     publish.add_argument("input", type=Path)
     publish.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, e.g. 127.0.0.1:9092")
@@ -82,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     channels.add_argument("--config", type=Path, help="the platform's config (for topic names)")
     channels.add_argument("--seed", type=int, default=7)
 
+
+def _add_audit_and_explain(commands: Subcommands) -> None:
     audit = commands.add_parser("audit", help="the contact audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="verify one account's hash-chained contact trail")
@@ -98,56 +128,54 @@ def main(argv: list[str] | None = None) -> int:
     explain_where.add_argument("--state", type=Path, help=f"embedded state directory (default {DEFAULT_STATE})")
     explain_where.add_argument("--database-url", help="outreach's database URL (production)")
 
+
+def _add_whatif(commands: Subcommands) -> None:
     whatif = commands.add_parser("whatif", help="replay one input under several configs and compare them")
     whatif.add_argument("input", type=Path)
     whatif.add_argument("--config", type=Path, action="append", required=True, help="give it twice or more")
     whatif.add_argument("--out", type=Path, help="write whatif.json and whatif.html here")
 
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "replay":
-            return _replay(args)
-        if args.command == "schemas":
-            from collections_events.schemas import export_schemas
 
-            written = export_schemas(args.out)
-            print(f"wrote {len(written)} schemas to {args.out}")
-            return 0
-        if args.command == "run":
-            from collections_platform.run_command import run_command
+def _schemas(args: argparse.Namespace) -> int:
+    from collections_events.schemas import export_schemas
 
-            return run_command(args)
-        if args.command == "publish":
-            return _publish(args)
-        if args.command == "channels":
-            return _channels(args)
-        if args.command == "whatif":
-            from collections_platform.whatif.command import whatif_command
+    written = export_schemas(args.out)
+    print(f"wrote {len(written)} schemas to {args.out}")
+    return 0
 
-            return whatif_command(args.input, args.config, args.out)
-        if args.command == "explain":
-            from collections_platform.explain import explain_command
 
-            as_of = _iso_date(args.as_of)
-            if as_of is None:
-                print(f"collections explain: --as-of {args.as_of!r} is not a date written YYYY-MM-DD", file=sys.stderr)
-                return 2
-            state_dir = args.state or DEFAULT_STATE
-            config_path = args.config
-            if config_path is None and args.database_url is None and (state_dir / "config.yaml").is_file():
-                # The run recorded its config: without it every account would be explained as champion.
-                config_path = state_dir / "config.yaml"
-            config = load_config(config_path)
-            return explain_command(args.account, as_of, state_dir, args.database_url, config)
-        if args.command == "audit":
-            from collections_platform.audit import verify_command
+def _run(args: argparse.Namespace) -> int:
+    from collections_platform.run_command import run_command
 
-            return verify_command(args.account, args.state or DEFAULT_STATE, args.database_url)
-    except ConfigError as exc:
-        print(f"collections {args.command}: {exc}", file=sys.stderr)
+    return run_command(args)
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from collections_platform.whatif.command import whatif_command
+
+    return whatif_command(args.input, args.config, args.out)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from collections_platform.explain import explain_command
+
+    as_of = _iso_date(args.as_of)
+    if as_of is None:
+        print(f"collections explain: --as-of {args.as_of!r} is not a date written YYYY-MM-DD", file=sys.stderr)
         return 2
-    parser.error(f"unknown command {args.command}")
-    return 2
+    state_dir = args.state or DEFAULT_STATE
+    config_path = args.config
+    if config_path is None and args.database_url is None and (state_dir / "config.yaml").is_file():
+        # The run recorded its config: without it every account would be explained as champion.
+        config_path = state_dir / "config.yaml"
+    config = load_config(config_path)
+    return explain_command(args.account, as_of, state_dir, args.database_url, config)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from collections_platform.audit import verify_command
+
+    return verify_command(args.account, args.state or DEFAULT_STATE, args.database_url)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -246,3 +274,16 @@ def _channels(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "replay": _replay,
+    "schemas": _schemas,
+    "run": _run,
+    "publish": _publish,
+    "channels": _channels,
+    "whatif": _whatif,
+    "explain": _explain,
+    "audit": _audit,
+}
+"""Each subcommand's handler: the parsed arguments in, the exit status out."""
