@@ -24,14 +24,14 @@ from sqlalchemy import Table
 from collections_events import inbound, outbound
 from collections_events.envelope import Envelope
 from collections_events.runtime.handlers import HandlerTable
-from collections_events.store.clock import CLOCK_STREAM
+from collections_events.store import clock
 from collections_events.store.uow import UnitOfWork
 from collections_legal.app.cases import close_case, move_case, open_case
 from collections_legal.app.facts import fold_fact, is_cure
 from collections_legal.app.inputs import HANDLED
 from collections_legal.app.placements import after_referral
 from collections_legal.app.repository import LegalRepository
-from collections_legal.app.state import AccountStore, last_closed, set_last_closed
+from collections_legal.app.state import AccountStore
 from collections_legal.app.tables import TABLES
 from collections_legal.domain.account import Payment, apply_payment, apply_request, apply_reversal, forget_payments
 from collections_legal.domain.lifecycle import check_close, check_move
@@ -68,11 +68,9 @@ async def _on_close(data: outbound.CaseCloseRequested, uow: UnitOfWork) -> None:
 
 
 async def _close_day(uow: UnitOfWork, repo: LegalRepository, tables: Mapping[str, Table], on: date) -> None:
-    previous = await last_closed(uow)
-    if previous is not None and on <= previous:
+    if not await clock.close_day(uow, on):  # a close at or before the last one changes nothing
         return
-    HANDLED.log(uow, _cause(uow), CLOCK_STREAM)
-    await set_last_closed(uow, on)
+    HANDLED.log(uow, _cause(uow), clock.CLOCK_STREAM)
     store = AccountStore(uow)
     woken = await store.waking(on)
     opened = 0
@@ -100,7 +98,7 @@ async def _payment(data: inbound.PaymentReceived | inbound.PaymentReversed, uow:
         account = apply_payment(account, Payment(data.payment_id, data.amount_minor, data.received_on))
     else:
         account = apply_reversal(account, data.payment_id)
-    closed = await last_closed(uow)
+    closed = await clock.last_closed(uow)
     if closed is not None:
         account = forget_payments(account, closed)
     if account != before:
@@ -132,7 +130,7 @@ async def _fact(cause: Envelope, data: BaseModel, uow: UnitOfWork, repo: LegalRe
             and cause.type == "account.flag_set"
             and data.flag in AUTO_CLOSE_FLAGS
         ):
-            as_of = await last_closed(uow) or case.opened_on
+            as_of = await clock.last_closed(uow) or case.opened_on
             account = await close_case(uow, repo, case, account, reason=data.flag, as_of=as_of)
     if account != before or version == 0:
         await store.save(account, version)
@@ -148,7 +146,7 @@ async def _move(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: o
     if refused is not None:
         uow.reject(f"{refused.reason}; allowed moves: {', '.join(refused.allowed) or 'none'}")
         return
-    await move_case(uow, repo, case, data, await last_closed(uow))
+    await move_case(uow, repo, case, data, await clock.last_closed(uow))
 
 
 async def _close(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: outbound.CaseCloseRequested) -> None:
@@ -163,7 +161,7 @@ async def _close(cause: Envelope, uow: UnitOfWork, repo: LegalRepository, data: 
         return
     store = AccountStore(uow)
     account, version = await store.load(case.account_id)
-    as_of = await last_closed(uow) or case.opened_on
+    as_of = await clock.last_closed(uow) or case.opened_on
     account = await close_case(
         uow, repo, case, account, reason=data.reason, as_of=as_of, actor=data.actor, note=data.note
     )

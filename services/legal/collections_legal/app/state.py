@@ -2,7 +2,7 @@
 
 An account's snapshot `account:<id>` holds its LegalAccount and, as `wake_on`, the first close at
 which it may be referred (`referral.wake_on`); a close reads only the snapshots whose date has come.
-The snapshot `clock` holds the last closed business date.
+The last closed business date is the platform's clock (collections_events.store.clock, `$clock`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections_legal.domain.codec import from_state, to_state
 from collections_legal.domain.placement import AgencyTerms, PlacementRules, placement_wake_on
 from collections_legal.domain.referral import ReferralRules, wake_on
 
-CLOCK_STREAM = "clock"
 ACCOUNT_PREFIX = "account:"
 
 
@@ -66,16 +65,3 @@ def account_wake_on(account: LegalAccount, rules: ReferralRules, placing: Placem
     """The first close that needs the account: the earlier of the referral's and the placement's."""
     dates = [d for d in (wake_on(account, rules), placement_wake_on(account, placing)) if d is not None]
     return min(dates) if dates else None
-
-
-async def last_closed(uow: UnitOfWork) -> date | None:
-    """The last business date closed (None before the first close)."""
-    snapshot = await uow.load(CLOCK_STREAM)
-    return date.fromisoformat(snapshot.state["last_closed"]) if snapshot else None
-
-
-async def set_last_closed(uow: UnitOfWork, on: date) -> None:
-    """Record that business date `on` has closed."""
-    snapshot = await uow.load(CLOCK_STREAM)
-    version = snapshot.version if snapshot else 0
-    await uow.save(CLOCK_STREAM, {"last_closed": on.isoformat()}, expected_version=version, wake_on=None)
