@@ -85,71 +85,75 @@ def evidence_csv(bundle: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    case = bundle["case"]
-    writer.writerow(
-        {
-            "section": "case",
-            "ref": case["case_id"],
-            "date": case["opened_on"],
-            "state": case["state"],
-            "amount_minor": case["past_due_minor"],
-            "detail": f"account {case['account_id']}; dpd {case['dpd']}; contact attempts "
-            f"{case['contact_attempts']}; closed {case['closed_on'] or '-'} ({case['close_reason'] or '-'})",
-        }
-    )
-    for step in bundle["history"]:
-        facts = [f"{k} {step[k]}" for k in ("court", "docket_number", "on_date", "reason") if step[k]]
-        writer.writerow(
-            {
-                "section": "history",
-                "ref": step["event_id"],
-                "sequence": step["step"],
-                "date": step["as_of"],
-                "instant": step["time"],
-                "kind": step["from_state"] or "",
-                "state": step["to_state"],
-                "amount_minor": step["amount_minor"],
-                "actor": step["actor"],
-                "detail": "; ".join([*facts, step["note"] or ""]).strip("; "),
-            }
-        )
-    for record in bundle["trail"]:
-        writer.writerow(
-            {
-                "section": "contact",
-                "ref": record.get("record_id"),
-                "sequence": record.get("sequence"),
-                "date": record.get("as_of"),
-                "instant": record.get("occurred_at"),
-                "kind": record.get("kind"),
-                "channel": record.get("channel"),
-                "outcome": record.get("outcome"),
-                "detail": f"attempt {record.get('attempt_id') or '-'}",
-                "prev_hash": record.get("prev_hash"),
-                "hash": record.get("hash"),
-            }
-        )
-    for a in bundle["arrangements"]:
-        writer.writerow(
-            {
-                "section": "arrangement",
-                "ref": a["arrangement_id"],
-                "date": a["made_on"],
-                "kind": a["kind"],
-                "state": a["status"],
-                "amount_minor": a["total_minor"],
-                "detail": f"{a['installments']} installments; paid {a['paid_minor']}; "
-                f"broken as of {a['broken_as_of'] or '-'}",
-            }
-        )
-    chain = bundle["chain"]
-    writer.writerow(
-        {
-            "section": "chain",
-            "ref": chain["first_bad_record_id"] or "",
-            "sequence": chain["first_bad_sequence"],
-            "state": "verified" if chain["ok"] else "broken",
-            "detail": f"{chain['records']} records; {chain['reason'] or 'every hash matches'}",
-        }
-    )
+    writer.writerow(_case_row(bundle["case"]))
+    writer.writerows(_history_row(step) for step in bundle["history"])
+    writer.writerows(_contact_row(record) for record in bundle["trail"])
+    writer.writerows(_arrangement_row(a) for a in bundle["arrangements"])
+    writer.writerow(_chain_row(bundle["chain"]))
     return out.getvalue()
+
+
+def _case_row(case: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "case",
+        "ref": case["case_id"],
+        "date": case["opened_on"],
+        "state": case["state"],
+        "amount_minor": case["past_due_minor"],
+        "detail": f"account {case['account_id']}; dpd {case['dpd']}; contact attempts "
+        f"{case['contact_attempts']}; closed {case['closed_on'] or '-'} ({case['close_reason'] or '-'})",
+    }
+
+
+def _history_row(step: dict[str, Any]) -> dict[str, Any]:
+    facts = [f"{k} {step[k]}" for k in ("court", "docket_number", "on_date", "reason") if step[k]]
+    return {
+        "section": "history",
+        "ref": step["event_id"],
+        "sequence": step["step"],
+        "date": step["as_of"],
+        "instant": step["time"],
+        "kind": step["from_state"] or "",
+        "state": step["to_state"],
+        "amount_minor": step["amount_minor"],
+        "actor": step["actor"],
+        "detail": "; ".join([*facts, step["note"] or ""]).strip("; "),
+    }
+
+
+def _contact_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "contact",
+        "ref": record.get("record_id"),
+        "sequence": record.get("sequence"),
+        "date": record.get("as_of"),
+        "instant": record.get("occurred_at"),
+        "kind": record.get("kind"),
+        "channel": record.get("channel"),
+        "outcome": record.get("outcome"),
+        "detail": f"attempt {record.get('attempt_id') or '-'}",
+        "prev_hash": record.get("prev_hash"),
+        "hash": record.get("hash"),
+    }
+
+
+def _arrangement_row(a: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "arrangement",
+        "ref": a["arrangement_id"],
+        "date": a["made_on"],
+        "kind": a["kind"],
+        "state": a["status"],
+        "amount_minor": a["total_minor"],
+        "detail": f"{a['installments']} installments; paid {a['paid_minor']}; broken as of {a['broken_as_of'] or '-'}",
+    }
+
+
+def _chain_row(chain: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "chain",
+        "ref": chain["first_bad_record_id"] or "",
+        "sequence": chain["first_bad_sequence"],
+        "state": "verified" if chain["ok"] else "broken",
+        "detail": f"{chain['records']} records; {chain['reason'] or 'every hash matches'}",
+    }
