@@ -272,10 +272,6 @@ def _channels(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": _replay,
     "schemas": _schemas,
@@ -287,3 +283,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _audit,
 }
 """Each subcommand's handler: the parsed arguments in, the exit status out."""
+
+if __name__ == "__main__":
+    sys.exit(main())

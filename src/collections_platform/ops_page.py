@@ -155,6 +155,38 @@ def as_of_text(figures: dict[str, Any]) -> str:
 def render_html(figures: dict[str, Any], apis: list[tuple[str, str]]) -> str:
     """The whole page for `figures` (Summary.figures()); `apis` lists (service, base URL)."""
     f = figures
+    cure = f["cure"]
+    forgiven = ", ".join(f"{escape(c)} {money(m)}" for c, m in f["forgiven_minor"].items()) or "none"
+    links = "".join(
+        f'<li>{escape(name)}: <a href="{escape(url)}/docs">{escape(url)}/docs</a></li>' for name, url in apis
+    )
+    charts = _charts(f)
+    return f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>Collections: operations</title><link rel=icon href="data:,">
+<style>
+body{{font:14px system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}}
+main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:1.5rem}}
+section{{border:1px solid #ddd;border-radius:6px;padding:.5rem 1rem}} h2{{font-size:1rem}} h3{{font-size:.9rem}}
+svg text{{font-size:12px;fill:#222}} .key{{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em}}
+.empty{{color:#888}} dl{{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}}
+.note{{color:#555;font-size:12px;max-width:640px}} details{{font-size:12px;margin-bottom:.5rem}}
+td,th{{padding:0 .5rem;text-align:right}} td:first-child,th:first-child{{text-align:left}}
+p.asof{{background:#eef3f8;padding:.5rem 1rem;border-radius:6px}}
+</style></head><body>
+<h1>Collections platform: operations</h1>
+<p class=asof>{as_of_text(f)}</p>
+<dl><dt>accounts</dt><dd>{f["accounts"]:,}</dd><dt>business days</dt><dd>{f["days"]}</dd>
+<dt>events fed / published</dt><dd>{f["events"]["inbound"]:,} / {f["events"]["published"]:,}</dd>
+<dt>charged off</dt><dd>{f["charged_off"]:,}</dd><dt>forgiven by settlements</dt><dd>{forgiven}</dd>
+<dt>cure rate with / without a plan</dt><dd>{pct(cure["with_plan"])} of {cure["with_plan_accounts"]:,} /
+{pct(cure["without_plan"])} of {cure["without_plan_accounts"]:,} ever-delinquent accounts</dd>
+<dt>rejected events</dt><dd>{sum(f["rejected"].values()):,}</dd></dl>
+<p>APIs:</p><ul>{links}</ul><p><a href="/summary.json">summary.json</a></p>
+<main>{charts}</main></body></html>"""
+
+
+def _charts(f: dict[str, Any]) -> str:
+    """Every chart of the page, in reading order (one palette: one colour per meaning)."""
     palette = Palette()
     month_ends = (f.get("as_of") or {}).get("month_ends", 0)
     rolls = [
@@ -172,11 +204,7 @@ def render_html(figures: dict[str, Any], apis: list[tuple[str, str]]) -> str:
         (f"with a plan ({cure['with_plan_accounts']:,})", (cure["with_plan"] or 0) * 100),
         (f"without ({cure['without_plan_accounts']:,})", (cure["without_plan"] or 0) * 100),
     ]
-    forgiven = ", ".join(f"{escape(c)} {money(m)}" for c, m in f["forgiven_minor"].items()) or "none"
-    links = "".join(
-        f'<li>{escape(name)}: <a href="{escape(url)}/docs">{escape(url)}/docs</a></li>' for name, url in apis
-    )
-    charts = "".join(
+    return "".join(
         [
             bar_chart(
                 "Accounts per bucket",
@@ -219,28 +247,6 @@ def render_html(figures: dict[str, Any], apis: list[tuple[str, str]]) -> str:
             *_arm_charts(f.get("arms", {}), palette),
         ]
     )
-    return f"""<!doctype html>
-<html lang=en><head><meta charset=utf-8><title>Collections: operations</title><link rel=icon href="data:,">
-<style>
-body{{font:14px system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}}
-main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:1.5rem}}
-section{{border:1px solid #ddd;border-radius:6px;padding:.5rem 1rem}} h2{{font-size:1rem}} h3{{font-size:.9rem}}
-svg text{{font-size:12px;fill:#222}} .key{{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em}}
-.empty{{color:#888}} dl{{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}}
-.note{{color:#555;font-size:12px;max-width:640px}} details{{font-size:12px;margin-bottom:.5rem}}
-td,th{{padding:0 .5rem;text-align:right}} td:first-child,th:first-child{{text-align:left}}
-p.asof{{background:#eef3f8;padding:.5rem 1rem;border-radius:6px}}
-</style></head><body>
-<h1>Collections platform: operations</h1>
-<p class=asof>{as_of_text(f)}</p>
-<dl><dt>accounts</dt><dd>{f["accounts"]:,}</dd><dt>business days</dt><dd>{f["days"]}</dd>
-<dt>events fed / published</dt><dd>{f["events"]["inbound"]:,} / {f["events"]["published"]:,}</dd>
-<dt>charged off</dt><dd>{f["charged_off"]:,}</dd><dt>forgiven by settlements</dt><dd>{forgiven}</dd>
-<dt>cure rate with / without a plan</dt><dd>{pct(cure["with_plan"])} of {cure["with_plan_accounts"]:,} /
-{pct(cure["without_plan"])} of {cure["without_plan_accounts"]:,} ever-delinquent accounts</dd>
-<dt>rejected events</dt><dd>{sum(f["rejected"].values()):,}</dd></dl>
-<p>APIs:</p><ul>{links}</ul><p><a href="/summary.json">summary.json</a></p>
-<main>{charts}</main></body></html>"""
 
 
 def _arm_charts(arms: dict[str, dict[str, Any]], palette: Palette | None = None) -> list[str]:

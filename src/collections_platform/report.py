@@ -36,6 +36,25 @@ def _table(title: str, *columns: str) -> _Titled:
 def render(figures: dict[str, Any], seconds: float) -> Group:
     """Every table of the summary, ready for `Console.print`."""
     f = figures
+    tables = [
+        _head(f, seconds),
+        _buckets(f),
+        _rolls(f),
+        _contacts(f),
+        _suppressions(f),
+        _deals(f),
+        _outcomes(f),
+        _arms(f),
+    ]
+    if f.get("agencies"):
+        tables.append(_agencies(f))
+    parts: list[Text | Table] = []
+    for titled in tables:
+        parts.extend([Text(""), Text(titled.title, style="bold"), titled.table])
+    return Group(*parts)
+
+
+def _head(f: dict[str, Any], seconds: float) -> _Titled:
     as_of = f.get("as_of") or {}
     period = f" ({as_of['first_business_date']} to {as_of['business_date']})" if as_of.get("business_date") else ""
     head = _table(f"Run: {f['accounts']} accounts, {f['days']} business days{period}, {seconds:.1f} s", "", "")
@@ -43,24 +62,39 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
     head.table.add_row("events published", f"{f['events']['published']:,}")
     head.table.add_row("rejected", f"{sum(f['rejected'].values()):,}")
     head.table.add_row("charged off", f"{f['charged_off']:,}")
+    return head
 
+
+def _buckets(f: dict[str, Any]) -> _Titled:
     buckets = _table("Accounts per bucket (end of run)", "bucket", "accounts")
     for name, count in f["buckets"].items():
         buckets.table.add_row(name, f"{count:,}")
+    return buckets
 
+
+def _rolls(f: dict[str, Any]) -> _Titled:
     rolls = _table("Roll rates (month end to month end)", "from", "accounts", "roll forward", "cure")
     for row in f["roll_rates"]:
         rolls.table.add_row(row["from"], f"{row['accounts']:,}", pct(row["roll_forward"]), pct(row["cure"]))
+    return rolls
 
+
+def _contacts(f: dict[str, Any]) -> _Titled:
     contacts = _table("Contacts by channel and outcome", "channel", "requested", "outcomes")
     for channel in sorted(set(f["contacts_requested"]) | set(f["contact_outcomes"])):
         outcomes = ", ".join(f"{o} {n:,}" for o, n in f["contact_outcomes"].get(channel, {}).items())
         contacts.table.add_row(channel, f"{f['contacts_requested'].get(channel, 0):,}", outcomes)
+    return contacts
 
+
+def _suppressions(f: dict[str, Any]) -> _Titled:
     suppressions = _table("Suppressions by reason", "reason", "steps")
     for reason, count in f["suppressions"].items():
         suppressions.table.add_row(reason, f"{count:,}")
+    return suppressions
 
+
+def _deals(f: dict[str, Any]) -> _Titled:
     deals = _table("Promises, arrangements, cases", "", "made / opened", "kept / closed", "broken")
     p = f["promises"]
     deals.table.add_row("promises to pay", f"{p['recorded']:,}", f"{p['kept']:,}", f"{p['broken']:,}")
@@ -70,7 +104,10 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
     c = f["cases"]
     closed = ", ".join(f"{r} {n}" for r, n in c["closed_by_reason"].items())
     deals.table.add_row("legal cases", f"{c['opened']:,}", f"{c['closed']:,}" + (f" ({closed})" if closed else ""), "")
+    return deals
 
+
+def _outcomes(f: dict[str, Any]) -> _Titled:
     other = _table("Outcomes", "", "")
     for currency, minor in f["forgiven_minor"].items():
         other.table.add_row(f"forgiven by settlements ({currency})", money(minor))
@@ -81,6 +118,10 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
     other.table.add_row(f"cure rate without ({cure['without_plan_accounts']} accounts)", pct(cure["without_plan"]))
     for kind, count in f["rejected"].items():
         other.table.add_row(f"rejected: {kind}", f"{count:,}")
+    return other
+
+
+def _agencies(f: dict[str, Any]) -> _Titled:
     agencies = _table("Agencies", "agency", "open", "recalled", "collected", "commission", "breaches")
     for agency, a in f.get("agencies", {}).items():
         recalled = ", ".join(f"{r} {n}" for r, n in a["recalled_by_reason"].items())
@@ -92,6 +133,10 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
             ", ".join(f"{c} {money(m)}" for c, m in a["commission_minor"].items()) or "0",
             ", ".join(f"{r} {n}" for r, n in a["breaches_by_rule"].items()) or "none",
         )
+    return agencies
+
+
+def _arms(f: dict[str, Any]) -> _Titled:
     arms = _table(
         "Experiment arms (champion/challenger)", "arm", "accounts treated", "requests", "promises", "current at end"
     )
@@ -100,13 +145,7 @@ def render(figures: dict[str, Any], seconds: float) -> Group:
         arms.table.add_row(
             arm, f"{a['accounts_treated']:,}", requests, f"{a['promises_recorded']:,}", pct(a["current_at_end"])
         )
-    tables: list[_Titled] = [head, buckets, rolls, contacts, suppressions, deals, other, arms]
-    if f.get("agencies"):
-        tables.append(agencies)
-    parts: list[Text | Table] = []
-    for titled in tables:
-        parts.extend([Text(""), Text(titled.title, style="bold"), titled.table])
-    return Group(*parts)
+    return arms
 
 
 def print_summary(figures: dict[str, Any], seconds: float, console: Console | None = None) -> None:
