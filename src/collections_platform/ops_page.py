@@ -185,6 +185,17 @@ p.asof{{background:#eef3f8;padding:.5rem 1rem;border-radius:6px}}
 <main>{charts}</main></body></html>"""
 
 
+def _deal_panels(f: dict[str, Any]) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Promises, plans, settlements and cases: each kind its own panel (its own scale)."""
+    p, plan, settlement, cases = f["promises"], f["arrangements"]["plan"], f["arrangements"]["settlement"], f["cases"]
+    return [
+        ("Promises to pay", [("recorded", p["recorded"]), ("kept", p["kept"]), ("broken", p["broken"])]),
+        ("Payment plans", [(k, plan[k]) for k in ("made", "completed", "broken")]),
+        ("Settlements", [(k, settlement[k]) for k in ("made", "completed", "broken")]),
+        ("Legal cases", [("opened", cases["opened"]), ("closed", cases["closed"])]),
+    ]
+
+
 def _charts(f: dict[str, Any]) -> str:
     """Every chart of the page, in reading order (one palette: one colour per meaning)."""
     palette = Palette()
@@ -192,13 +203,7 @@ def _charts(f: dict[str, Any]) -> str:
     rolls = [
         (f"{r['from']} ({r['accounts']:,})", (r["roll_forward"] or 0) * 100) for r in f["roll_rates"] if r["accounts"]
     ]
-    p, plan, settlement, cases = f["promises"], f["arrangements"]["plan"], f["arrangements"]["settlement"], f["cases"]
-    deals = [
-        ("Promises to pay", [("recorded", p["recorded"]), ("kept", p["kept"]), ("broken", p["broken"])]),
-        ("Payment plans", [(k, plan[k]) for k in ("made", "completed", "broken")]),
-        ("Settlements", [(k, settlement[k]) for k in ("made", "completed", "broken")]),
-        ("Legal cases", [("opened", cases["opened"]), ("closed", cases["closed"])]),
-    ]
+    deals = _deal_panels(f)
     cure = f["cure"]
     cures = [
         (f"with a plan ({cure['with_plan_accounts']:,})", (cure["with_plan"] or 0) * 100),
