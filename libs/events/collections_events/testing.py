@@ -318,3 +318,19 @@ def import_file(path: Path, name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+async def run_migration(db: Any, script_location: Path, action: str, revision: str) -> None:
+    """`alembic upgrade|downgrade REVISION` of the migrations at `script_location` on `db` (a
+    store.database.Database): what a migration test steps through, revision by revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    def run(connection: Any) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(script_location))
+        cfg.attributes["connection"] = connection
+        getattr(command, action)(cfg, revision)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)

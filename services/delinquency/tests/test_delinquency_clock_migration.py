@@ -14,28 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import inspect, text
 
 from collections_delinquency.adapters.spec import SPEC
 from collections_events.config import PlatformConfig
 from collections_events.runtime.runtime import Delivery, ServiceRuntime
 from collections_events.store import clock
 from collections_events.store.database import Database
-from collections_events.testing import make_event
-
-
-def _alembic(connection: Connection, action: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(SPEC.migrations))
-    cfg.attributes["connection"] = connection
-    getattr(command, action)(cfg, revision)
+from collections_events.testing import make_event, run_migration
 
 
 async def _run(db: Database, action: str, revision: str) -> None:
-    async with db.engine.begin() as conn:
-        await conn.run_sync(_alembic, action, revision)
+    await run_migration(db, SPEC.migrations, action, revision)
 
 
 async def _clock_row(db: Database) -> tuple[int, dict[str, Any]] | None:
