@@ -33,12 +33,25 @@ class EmbeddedLog:
     """An append-only, in-memory log of valid events with one read position per consumer."""
 
     def __init__(self) -> None:
+        # The records every consumer has not read yet: records[0] has seq `_first` (earlier ones
+        # are dropped by `compact`, so a replay's memory does not grow with its output).
         self.records: list[LogRecord] = []
+        self._first = 0
+        self._next = 0
         self._positions: dict[str, int] = {}
 
     def append(self, topic: str, event: Event, line: int | None = None) -> None:
         """Append `event` on `topic` (a topic key); `line` is its replay input line, if any."""
-        self.records.append(LogRecord(len(self.records), topic, event, line))
+        self.records.append(LogRecord(self._next, topic, event, line))
+        self._next += 1
+
+    def compact(self, consumers: Sequence[str], *, keep_at_least: int = 4096) -> None:
+        """Drop the records every one of `consumers` has read (only when at least `keep_at_least`
+        can go at once, so the list is not shifted for every record)."""
+        low = min((self._positions.get(c, self._first) for c in consumers), default=self._first)
+        if low - self._first >= keep_at_least:
+            del self.records[: low - self._first]
+            self._first = low
 
     def pending(
         self,
@@ -52,7 +65,7 @@ class EmbeddedLog:
         types wanted there (None: every type); records of other types are skipped, and the position
         moves past them with the next commit or empty read.
         """
-        start = self._positions.get(consumer, 0)
+        start = self._positions.get(consumer, self._first) - self._first
         wanted: Mapping[str, frozenset[str] | None] = topics if isinstance(topics, Mapping) else dict.fromkeys(topics)
         out: list[LogRecord] = []
         for record in self.records[start:]:
@@ -64,7 +77,7 @@ class EmbeddedLog:
                 if len(out) >= limit:
                     break
         if not out:
-            self._positions[consumer] = len(self.records)
+            self._positions[consumer] = self._next
         return out
 
     def commit(self, consumer: str, record: LogRecord) -> None:
@@ -113,6 +126,7 @@ class EmbeddedPlatform:
                     progressed = True
                 if await self._relay(runtime):
                     progressed = True
+        self.log.compact([runtime.name for runtime in self.runtimes])
 
     async def _run_consumer(self, runtime: ServiceRuntime) -> bool:
         handled = False
