@@ -280,6 +280,20 @@ async def bench_kafka_throughput(server: str, bootstrap: str, events: int) -> di
     return {"kafka_inbound_events": len(feed), "accounts": accounts, "kafka_events_per_s": len(feed) / elapsed}
 
 
+def _close_report(f: dict[str, Any], accounts: int, every: int) -> str:
+    return (
+        f"day close over {accounts:,} delinquent accounts, 1 in {every} on a bucket edge:\n"
+        f"  loaded (COPY) in {f['load_seconds']:.1f} s\n"
+        f"  close: {f['seconds']:.2f} s = handler {f['handler_seconds']:.2f} s (read, decide, update) "
+        f"+ flush {f['flush_seconds']:.2f} s (event log, outbox) + commit {f['commit_seconds']:.2f} s\n"
+        f"  CPU time of the closing process: {f['cpu_seconds']:.2f} s (PostgreSQL's own not included)\n"
+        f"  accounts read {f['accounts_read']:,}, "
+        f"events published {f['published']:,} (outbox rows {f['outbox_rows']:,})\n"
+        f"  peak RSS of the closing process: {f['rss_peak_mb']:.0f} MB "
+        f"({f['rss_before_mb']:.0f} MB before the close began; ru_maxrss)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -309,18 +323,7 @@ def main() -> None:
     try:
         print(f"PostgreSQL: {server}   CPUs: {os.cpu_count()}   load average: {os.getloadavg()[0]:.1f}")
         if not args.skip_close:
-            f = bench_day_close(server, args.accounts, args.every)
-            print(
-                f"day close over {args.accounts:,} delinquent accounts, 1 in {args.every} on a bucket edge:\n"
-                f"  loaded (COPY) in {f['load_seconds']:.1f} s\n"
-                f"  close: {f['seconds']:.2f} s = handler {f['handler_seconds']:.2f} s (read, decide, update) "
-                f"+ flush {f['flush_seconds']:.2f} s (event log, outbox) + commit {f['commit_seconds']:.2f} s\n"
-                f"  CPU time of the closing process: {f['cpu_seconds']:.2f} s (PostgreSQL's own not included)\n"
-                f"  accounts read {f['accounts_read']:,}, "
-                f"events published {f['published']:,} (outbox rows {f['outbox_rows']:,})\n"
-                f"  peak RSS of the closing process: {f['rss_peak_mb']:.0f} MB "
-                f"({f['rss_before_mb']:.0f} MB before the close began; ru_maxrss)"
-            )
+            print(_close_report(bench_day_close(server, args.accounts, args.every), args.accounts, args.every))
         t = asyncio.run(bench_postgres_throughput(server, args.events))
         print(
             f"events/s on PostgreSQL (handler + store + inbox + outbox, batches of 500):\n"
