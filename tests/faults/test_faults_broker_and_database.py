@@ -6,8 +6,11 @@ does) on a PRIVATE server of the kind it breaks: its own COLLECTIONS_STATE folde
 A generated portfolio (8 accounts, 20 business days) is published in file order, settling at day
 closes and topic changes, so the platform must publish exactly what `collections replay` does.
 
-Right after one day close is published (its cascade through the four services in flight), the
-server goes away without any clean-up; it stays away for a few seconds and is then started again
+Around one day close the server goes away without any clean-up: the broker is SIGKILLed right after
+the close is acknowledged, with consumer groups certainly behind (legal is frozen with SIGSTOP from
+before the close until the kill, as a slow consumer would be); PostgreSQL is stopped once the day
+before has settled, and the close is published while it is away, so the services consume it
+during the outage and must retry it. The server stays away a few seconds and is then started again
 on the same data dir and port (`kafka.sh restart` / `postgres.sh restart`). Throughout:
 - every service process stays up (none exits, none is restarted);
 - every service's `/ready` answers 503 while the server is away and 200 once it is back;
@@ -19,8 +22,8 @@ printed.
 
 The private PostgreSQL runs with `synchronous_commit = on`: the session's test cluster turns it off
 for speed, and with it off an immediate stop (a crash, for PostgreSQL) may lose transactions it has
-already reported committed (PostgreSQL manual, "Asynchronous Commit"), after the service committed
-their Kafka offsets, which no consumer could make up for. `fsync` stays off: the OS does not crash.
+already reported committed (PostgreSQL manual, "Asynchronous Commit") after the service has committed
+its Kafka offsets, which no consumer could make up for. `fsync` stays off: the OS does not crash.
 """
 
 from __future__ import annotations
