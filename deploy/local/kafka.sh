@@ -7,6 +7,10 @@
 #                      port, wait until it answers; last stdout line is the
 #                      bootstrap address 127.0.0.1:PORT
 #   kafka.sh stop      stop the broker this script started, delete its state
+#   kafka.sh restart   start again the broker whose state is in $COLLECTIONS_STATE/kafka after it
+#                      died (kill -9, a crash), on the same data dir and port, keeping its topics,
+#                      offsets and messages (`start` would delete that state as stale); prints the
+#                      bootstrap address; when it is running, prints it and changes nothing
 #   kafka.sh status    print the bootstrap address and exit 0 if running, else exit 3
 #
 # Env: COLLECTIONS_CACHE (default ~/.cache/collections) -> jars in $COLLECTIONS_CACHE/kafka/libs
@@ -184,13 +188,20 @@ EOF
     { tail -n 30 "$STATE/format.out" >&2; die "StorageTool format failed"; }
 
   log "starting broker on 127.0.0.1:$port (controller 127.0.0.1:$cport)"
+  launch "$port"
+}
+
+# Start the JVM on $CONF (already formatted), wait until it answers on port $1, print the address.
+launch() {
+  local port="$1" pid
+  rm -f "$PIDFILE"
   # setsid: own session, so the broker outlives the caller and is not hit by
   # its Ctrl-C. The wrapper writes its own pid and then execs java, so the pid
   # file holds the JVM's pid even if setsid had to fork.
   # shellcheck disable=SC2016  # $$/$1/$@ are expanded by the inner bash
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
     java "${JAVA_OPTS[@]}" kafka.Kafka "$CONF" \
-    </dev/null >"$STATE/kafka.out" 2>&1 9>&- &
+    </dev/null >>"$STATE/kafka.out" 2>&1 9>&- &
 
   local i
   for ((i = 0; i < 50; i++)); do
@@ -213,6 +224,24 @@ EOF
   echo "127.0.0.1:$port" >"$STATE/bootstrap"
   log "ready (pid $pid)"
   echo "127.0.0.1:$port"
+}
+
+do_restart() {
+  take_lock kafka
+  local pid
+  pid="$(running_pid)"
+  if [[ -n "$pid" && -f "$STATE/bootstrap" ]]; then
+    log "already running (pid $pid)"
+    cat "$STATE/bootstrap"
+    return 0
+  fi
+  [[ -f "$CONF" && -d "$STATE/data" ]] || die "no broker state in $STATE to restart (use start)"
+  do_install
+  local port
+  port="$(sed -n 's#^listeners=PLAINTEXT://127.0.0.1:\([0-9]*\),.*#\1#p' "$CONF")"
+  [[ -n "$port" ]] || die "no PLAINTEXT listener port in $CONF"
+  log "restarting broker on 127.0.0.1:$port, keeping $STATE/data"
+  launch "$port"
 }
 
 do_stop() {
@@ -257,5 +286,6 @@ case "${1:-}" in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  *) echo "usage: $0 {install|start|stop|status}" >&2; exit 2 ;;
+  restart) do_restart ;;
+  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
 esac

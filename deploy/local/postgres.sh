@@ -6,6 +6,10 @@
 #                         loopback port, wait until ready; last stdout line is
 #                         postgresql://postgres@127.0.0.1:PORT
 #   postgres.sh stop      stop the cluster this script started, delete its state
+#   postgres.sh restart   start again the cluster whose state is in $COLLECTIONS_STATE/postgres
+#                         after it stopped (`pg_ctl stop -m immediate`, a crash), on the same data
+#                         dir and port, keeping its databases (`start` would delete them as stale);
+#                         prints the URL; when it is running, prints it and changes nothing
 #   postgres.sh status    print the URL and exit 0 if running, else exit 3
 #
 # Env: COLLECTIONS_STATE (default /tmp/collections-local) -> cluster in $COLLECTIONS_STATE/postgres
@@ -194,6 +198,31 @@ stop_cluster() {
   rm -rf "$STATE"
 }
 
+do_restart() {
+  take_lock postgres
+  do_install
+  BINDIR="$(find_bindir)"
+  if is_running; then
+    log "already running (pid $(postmaster_pid))"
+    cat "$STATE/url"
+    return 0
+  fi
+  [[ -f "$DATA/postgresql.conf" && -f "$STATE/url" ]] || die "no cluster in $STATE to restart (use start)"
+  local user port
+  user="$(stat -c %U "$DATA")"
+  port="$(port_of_state)"
+  log "restarting on 127.0.0.1:$port, keeping $DATA"
+  if ! as_pg "$user" "$BINDIR/pg_ctl" -D "$DATA" -l "$STATE/postgres.log" \
+      -w -t "$START_TIMEOUT" start >/dev/null 2>&1; then
+    log "--- tail $STATE/postgres.log"; tail -n 30 "$STATE/postgres.log" >&2 || true
+    die "PostgreSQL failed to restart (state kept in $STATE for inspection)"
+  fi
+  "$BINDIR/pg_isready" -q -U postgres -d postgres -h 127.0.0.1 -p "$port" -t "$START_TIMEOUT" ||
+    die "pg_isready never succeeded on port $port"
+  log "ready (pid $(postmaster_pid))"
+  cat "$STATE/url"
+}
+
 do_stop() {
   take_lock postgres
   BINDIR="$(find_bindir || true)"
@@ -216,5 +245,6 @@ case "${1:-}" in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  *) echo "usage: $0 {install|start|stop|status}" >&2; exit 2 ;;
+  restart) do_restart ;;
+  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
 esac
