@@ -136,11 +136,7 @@ async def run_service(
     tasks: list[asyncio.Task[None]] = []
     try:
         if api_port is not None:
-            app = spec.create_api(runtime) if spec.create_api else _default_app(runtime)
-            checks = getattr(app.state, "ready_checks", None)
-            if checks is not None:  # an app built on collections_events.api.service_app
-                checks.extend([proc.kafka_ready, proc.publisher_ready])
-            server = _api_server(app, api_host, api_port)
+            server = _api_server(_service_app(spec, runtime, proc), api_host, api_port)
             tasks.append(asyncio.create_task(server.serve(), name=f"{spec.name}-api"))
         relay_task = asyncio.create_task(proc.publisher.run(stop), name=f"{spec.name}-publisher")
         consume_task = asyncio.create_task(proc.consumer.run(), name=f"{spec.name}-consumer")
@@ -151,16 +147,7 @@ async def run_service(
         log.info("service started", service=spec.name, topics=proc.consumed_topics(), api_port=api_port)
         await _until_stop_or_failure(stop, watched)
         stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(consume_task), timeout=STOP_GRACE_S)
-        proc.publisher.consumer_done = True
-        proc.publisher.wake(drain=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(relay_task), timeout=STOP_GRACE_S)
-        for task in (consume_task, relay_task):
-            error = task.exception() if task.done() and not task.cancelled() else None
-            if error is not None:
-                raise error
+        await _finish(proc, consume_task, relay_task)
     finally:
         stop.set()
         if server is not None:
@@ -172,6 +159,29 @@ async def run_service(
         await proc.producer.stop()
         await runtime.db.close()
         log.info("service stopped", service=spec.name)
+
+
+def _service_app(spec: ServiceSpec, runtime: ServiceRuntime, proc: ServiceProcess) -> Any:
+    """The service's API, its readiness also requiring Kafka and a publisher that is not stalled."""
+    app = spec.create_api(runtime) if spec.create_api else _default_app(runtime)
+    checks = getattr(app.state, "ready_checks", None)
+    if checks is not None:  # an app built on collections_events.api.service_app
+        checks.extend([proc.kafka_ready, proc.publisher_ready])
+    return app
+
+
+async def _finish(proc: ServiceProcess, consume_task: asyncio.Task[None], relay_task: asyncio.Task[None]) -> None:
+    """After stop: the in-flight batch commits, then the outbox drains; a loop's failure is raised."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(consume_task), timeout=STOP_GRACE_S)
+    proc.publisher.consumer_done = True
+    proc.publisher.wake(drain=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(relay_task), timeout=STOP_GRACE_S)
+    for task in (consume_task, relay_task):
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
+            raise error
 
 
 async def _signal_ready(proc: ServiceProcess, ready: asyncio.Event) -> None:
