@@ -25,13 +25,18 @@ from collections_events.validation import Event, Rejection, read_structured
 ReadyCheck = Callable[[], Awaitable[bool]]
 
 
-OPERATIONAL_PATHS = frozenset({"/metrics", "/ready", "/health"})
+OPERATIONAL_PATHS = frozenset({"/metrics", "/ready", "/health", "/docs", "/redoc", "/openapi.json", "/favicon.ico"})
 """Paths FastAPI's own request tracing skips: Prometheus' scrapes and the probes would otherwise make a
-trace every few seconds per service (issue 15); an agent's command still makes its HTTP span."""
+trace every few seconds per service (issue 15), and a person opening /docs a trace per asset; an
+agent's command still makes its HTTP span."""
+
+OPERATIONAL_PREFIXES = ("/static-offline-docs/", "/docs-assets/", "/docs/")
+"""The documentation pages' assets (collections_events.offline_docs), skipped like the paths above."""
 
 
 def _operational(scope: MutableMapping[str, Any]) -> bool:
-    return scope.get("path") in OPERATIONAL_PATHS
+    path = scope.get("path") or ""
+    return path in OPERATIONAL_PATHS or path.startswith(OPERATIONAL_PREFIXES)
 
 
 def service_app(runtime: ServiceRuntime, *, title: str, description: str = "") -> FastAPI:
