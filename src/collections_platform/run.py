@@ -10,6 +10,7 @@ and every event published to `<state>/output.jsonl` (replay's output format).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
@@ -163,19 +164,24 @@ async def _simulate_days(
     with outputs, (state_dir / "input.jsonl").open("w", encoding="utf-8") as recording:
         feeder = _Feeder(platform, summary, channels, recording, agencies)
         for number, day in enumerate(portfolio.days, start=1):
-            t0 = time.perf_counter()
-            results = [result for request in requests for result in channels.answer(request)]
-            results += agencies.work(day)
-            requests.clear()
-            timings["channels"] += time.perf_counter() - t0
-            await feeder.feed_all(results, timings)
-            t0 = time.perf_counter()
-            for payment in [*channels.take_payments(), *agencies.take_payments()]:
-                portfolio.schedule_payment(payment.account_id, payment.on, payment.amount_minor)
-            lender = portfolio.events_on(day)
-            timings["generate"] += time.perf_counter() - t0
-            await feeder.feed_all(lender, timings)
-            await feeder.feed_all([portfolio.day_closed(day)], timings)
+            # One transaction per service per business day (decision 0009; the APIs are served only
+            # after the simulation): an interrupted run keeps every whole day before it.
+            async with contextlib.AsyncExitStack() as held:
+                for runtime in platform.runtimes:
+                    await held.enter_async_context(runtime.hold())
+                t0 = time.perf_counter()
+                results = [result for request in requests for result in channels.answer(request)]
+                results += agencies.work(day)
+                requests.clear()
+                timings["channels"] += time.perf_counter() - t0
+                await feeder.feed_all(results, timings)
+                t0 = time.perf_counter()
+                for payment in [*channels.take_payments(), *agencies.take_payments()]:
+                    portfolio.schedule_payment(payment.account_id, payment.on, payment.amount_minor)
+                lender = portfolio.events_on(day)
+                timings["generate"] += time.perf_counter() - t0
+                await feeder.feed_all(lender, timings)
+                await feeder.feed_all([portfolio.day_closed(day)], timings)
             summary.close_day(day)
             if on_day is not None:
                 on_day(number, len(portfolio.days), summary)
