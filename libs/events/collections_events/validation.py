@@ -6,6 +6,7 @@ Never raises for bad input: a consumer must go on after a bad event (contract.md
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,13 +181,31 @@ def load_json(text: str | bytes, prefix: str = "") -> Any:
     refused as such rather than ending the run (issue 15)."""
     try:
         # Decoded first: json.loads would also guess UTF-16/32 from a BOM.
-        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        value = json.loads(decoded)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableJSONError(unreadable_reason(exc, prefix)) from None
     except RecursionError:
         raise UnreadableJSONError(f"{prefix}unreadable JSON: nested too deeply") from None
     except ValueError:  # int("…4,301 digits…"): Python refuses to convert, by design
         raise UnreadableJSONError(f"{prefix}unreadable JSON: a number with too many digits") from None
+    if _SURROGATE_ESCAPE.search(decoded) and _has_lone_surrogate(value):
+        # `"\ud800"` is valid JSON but no Unicode text: kept, it would fail when the event is stored,
+        # published or its rejection written (found by the fuzz campaign: it ended a replay).
+        raise UnreadableJSONError(f"{prefix}unreadable JSON: a \\u escape of a lone surrogate (not Unicode text)")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: a pair decodes to one character, a lone one stays a surrogate."""
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def unreadable_reason(exc: json.JSONDecodeError | UnicodeDecodeError, prefix: str = "") -> str:

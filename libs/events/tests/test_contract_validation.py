@@ -236,3 +236,14 @@ def test_unreadable_reasons_are_readable(raw: str | bytes, expected: str) -> Non
     assert isinstance(rejected, Rejection)
     assert rejected.reason == expected
     assert "codec" not in rejected.reason and "Error" not in rejected.reason
+
+
+def test_a_lone_surrogate_escape_is_one_readable_rejection_and_a_pair_is_text() -> None:
+    """`"\\ud800"` is JSON but not Unicode: it ended a replay when the rejection was written (fuzz campaign)."""
+    from collections_events.validation import Rejection, read_json
+
+    lone = read_json('{"specversion": "1.0", "id": "e\\udc00", "type": "x"}')
+    assert isinstance(lone, Rejection)
+    assert lone.reason == "unreadable JSON: a \\u escape of a lone surrogate (not Unicode text)"
+    paired = read_json('{"specversion": "1.0", "id": "e\\ud83d\\ude00", "type": "unknown.type"}')
+    assert isinstance(paired, Rejection) and paired.event_id == "e\U0001f600" and "Field required" in paired.reason
