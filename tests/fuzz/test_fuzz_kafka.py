@@ -124,7 +124,7 @@ async def test_a_running_service_applies_or_rejects_each_fuzzed_message_once(kaf
             await asyncio.sleep(0.5)
             conn = await asyncpg.connect(database)
             try:
-                rows = await conn.fetch(f"SELECT event_id FROM {inbox} WHERE consumer = 'ledger'")  # noqa: S608
+                rows = await conn.fetch(f"SELECT event_id FROM {inbox} WHERE consumer = 'ledger'")
             finally:
                 await conn.close()
             handled = {r["event_id"] for r in rows}

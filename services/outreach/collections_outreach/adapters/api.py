@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import get_runtime, get_session, service_app, unknown
+from collections_events.api import MAX_QUERY_INT, get_runtime, get_session, service_app, unknown
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.clock import CLOCK_STREAM
 from collections_outreach.adapters.api_commands import router as commands
@@ -66,7 +66,7 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
     @app.get("/accounts/in-treatment", tags=["agents"])
     async def in_treatment(
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_QUERY_INT),
         session: AsyncSession = Depends(get_session),
         rt: ServiceRuntime = Depends(get_runtime),
     ) -> dict[str, Any]:
