@@ -439,4 +439,8 @@ def wire(rng: random.Random, message: Message) -> WireMessage:
     elif roll < 0.33:
         headers.append(("ce_" + "x" * 300, b"1"))
         kind += " / odd extension"
+    elif roll < 0.36:
+        headers = [(n, v + b"\x00" if n == "ce_subject" and v is not None else v) for n, v in headers]
+        kind += " / NUL in a header"
+        must_reject = True
     return WireMessage(f"{kind} (binary)", topic_key, key, value, headers, must_reject)

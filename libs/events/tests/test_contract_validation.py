@@ -247,3 +247,15 @@ def test_a_lone_surrogate_escape_is_one_readable_rejection_and_a_pair_is_text() 
     assert lone.reason == "unreadable JSON: a \\u escape of a lone surrogate (not Unicode text)"
     paired = read_json('{"specversion": "1.0", "id": "e\\ud83d\\ude00", "type": "unknown.type"}')
     assert isinstance(paired, Rejection) and paired.event_id == "e\U0001f600" and "Field required" in paired.reason
+
+
+def test_a_nul_character_is_one_readable_rejection_that_keeps_no_nul() -> None:
+    """PostgreSQL's text holds no NUL: one in an account id stopped the ledger on Kafka (fuzz campaign)."""
+    from collections_events.transport.kafka import decode_message
+    from collections_events.validation import Rejection, read_json
+
+    escaped = read_json('{"specversion": "1.0", "id": "e", "data": {"account_id": "a\\u0000"}}')
+    assert isinstance(escaped, Rejection) and "NUL" in escaped.reason
+    header = decode_message(b"{}", [("ce_specversion", b"1.0"), ("ce_id", b"a\x00b")])
+    assert isinstance(header, Rejection)
+    assert header.reason == "id: holds a NUL character, which no attribute may hold" and header.event_id is None
