@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint up down restart schemas bench image jaeger clarifications
+.PHONY: install run test test-fast lint up down restart schemas bench image jaeger clarifications fuzz
 
 # Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
 # process (each CLI call, each service, each test subprocess) compiled ~3,700 modules again (~3 s);
@@ -62,6 +62,14 @@ bench: install
 # 2,000 accounts x 100 business days (2x10^5 account-days) replayed and checked (`make test` runs 240 x 90).
 clarifications: install
 	COLLECTIONS_CLARIFICATIONS_ACCOUNTS=2000 COLLECTIONS_CLARIFICATIONS_DAYS=100 $(UV) run pytest -s tests/platform/test_platform_clarifications.py
+
+# Issue 15's fuzz campaign at full size: 100,000 generated and mutated inbound messages through one
+# replay and through decode_message, 2,000 of them through the real broker to a running ledger, and
+# schemathesis with 30 examples per API operation and mode (`make test` runs 3,000 / 150 / 5).
+# Starts its own PostgreSQL and Kafka when COLLECTIONS_PG_URL / COLLECTIONS_KAFKA_BOOTSTRAP are unset.
+fuzz: install
+	COLLECTIONS_FUZZ_MESSAGES=100000 COLLECTIONS_FUZZ_POOL=150 COLLECTIONS_FUZZ_KAFKA=2000 COLLECTIONS_FUZZ_API=30 \
+	$(UV) run pytest -s -p no:logging tests/fuzz
 
 # The slim Jaeger binary `make up` and the trace tests use (built once, cached; see deploy/README.md).
 jaeger:

@@ -159,9 +159,9 @@ def test_a_lone_surrogate_a_nul_or_a_date_past_the_contracts_range_is_one_reject
     assert done.returncode == 0, done.stderr
     rejected = [json.loads(x)["data"] for x in out.read_text().splitlines() if '"system.event_rejected"' in x]
     assert [r["line"] for r in rejected] == [1, 2, 3, 4]
-    assert "lone UTF-16 surrogate" in rejected[0]["reason"] and "lone UTF-16 surrogate" in rejected[1]["reason"]
+    assert all("escape of a lone surrogate" in r["reason"] for r in rejected[:2])
     assert "from 1900-01-01 to 2999-12-31" in rejected[2]["reason"]
-    assert "U+0000 (NUL)" in rejected[3]["reason"]
+    assert "a NUL character" in rejected[3]["reason"]
     assert "5 lines, 1 events in, 4 lines refused" in done.stderr
 
 

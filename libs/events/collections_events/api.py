@@ -24,6 +24,10 @@ from collections_events.validation import Event, Rejection, read_structured
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 
+MAX_QUERY_INT = 2**31 - 1
+"""The largest integer a query parameter takes (an `offset`, a `dpd_min`): beyond what a database
+integer holds, SQLite raised OverflowError and the API answered 500 (found by schemathesis, issue 15)."""
+
 
 OPERATIONAL_PATHS = frozenset({"/metrics", "/ready", "/health", "/docs", "/redoc", "/openapi.json", "/favicon.ico"})
 """Paths FastAPI's own request tracing skips: Prometheus' scrapes and the probes would otherwise make a

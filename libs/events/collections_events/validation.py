@@ -68,7 +68,8 @@ class Rejection:
         # whatever it was made from, so an over-long attribute is not kept and the reason is cut.
         for name in ("event_id", "type", "subject", "time"):
             value = getattr(self, name)
-            if value is not None and len(value) > ATTRIBUTE_LIMITS["id" if name == "event_id" else name]:
+            too_long = value is not None and len(value) > ATTRIBUTE_LIMITS["id" if name == "event_id" else name]
+            if too_long or (value is not None and "\x00" in value):  # PostgreSQL's text holds no NUL
                 object.__setattr__(self, name, None)
         if len(self.reason) > MAX_TEXT_CHARS:
             object.__setattr__(self, "reason", self.reason[: MAX_TEXT_CHARS - 1] + "…")
@@ -102,6 +103,9 @@ def read_structured(obj: Any, *, inbound_only: bool = False) -> Event | Rejectio
     too_long = _over_long_attribute(obj)
     if too_long:
         return reject(too_long)
+    for name, value in obj.items():
+        if name != "data" and isinstance(value, str) and "\x00" in value:  # a binary-mode header
+            return reject(f"{name}: holds a NUL character, which no attribute may hold")
     if "data_base64" in obj:
         # CloudEvents JSON format: `data` and `data_base64` are mutually exclusive, and every event
         # of the contract carries JSON, so base64 data is never right here.
@@ -186,13 +190,12 @@ def load_json(text: str | bytes, prefix: str = "") -> Any:
         value = json.loads(decoded)
         if "\\u" in decoded:
             if _LONE_SURROGATE_ESCAPE.search(decoded) and _holds(value, _is_surrogate):
-                raise UnreadableJSONError(
-                    f"{prefix}unreadable JSON: a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
-                    "which is not Unicode text"
-                )
+                reason = "unreadable JSON: a \\u escape of a lone surrogate (not Unicode text)"
+                raise UnreadableJSONError(prefix + reason)
             if "\\u0000" in decoded and _holds(value, _is_nul):
                 # PostgreSQL's text cannot hold U+0000: such an event would fail there and not here.
-                raise UnreadableJSONError(f"{prefix}unreadable JSON: a string holds U+0000 (NUL)")
+                reason = "unreadable JSON: a NUL character (\\u0000), which no text field may hold"
+                raise UnreadableJSONError(prefix + reason)
         return value
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableJSONError(unreadable_reason(exc, prefix)) from None

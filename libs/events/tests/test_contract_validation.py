@@ -236,3 +236,26 @@ def test_unreadable_reasons_are_readable(raw: str | bytes, expected: str) -> Non
     assert isinstance(rejected, Rejection)
     assert rejected.reason == expected
     assert "codec" not in rejected.reason and "Error" not in rejected.reason
+
+
+def test_a_lone_surrogate_escape_is_one_readable_rejection_and_a_pair_is_text() -> None:
+    """`"\\ud800"` is JSON but not Unicode: it ended a replay when the rejection was written (fuzz campaign)."""
+    from collections_events.validation import Rejection, read_json
+
+    lone = read_json('{"specversion": "1.0", "id": "e\\udc00", "type": "x"}')
+    assert isinstance(lone, Rejection)
+    assert lone.reason == "unreadable JSON: a \\u escape of a lone surrogate (not Unicode text)"
+    paired = read_json('{"specversion": "1.0", "id": "e\\ud83d\\ude00", "type": "unknown.type"}')
+    assert isinstance(paired, Rejection) and paired.event_id == "e\U0001f600" and "Field required" in paired.reason
+
+
+def test_a_nul_character_is_one_readable_rejection_that_keeps_no_nul() -> None:
+    """PostgreSQL's text holds no NUL: one in an account id stopped the ledger on Kafka (fuzz campaign)."""
+    from collections_events.transport.kafka import decode_message
+    from collections_events.validation import Rejection, read_json
+
+    escaped = read_json('{"specversion": "1.0", "id": "e", "data": {"account_id": "a\\u0000"}}')
+    assert isinstance(escaped, Rejection) and "NUL" in escaped.reason
+    header = decode_message(b"{}", [("ce_specversion", b"1.0"), ("ce_id", b"a\x00b")])
+    assert isinstance(header, Rejection)
+    assert header.reason == "id: holds a NUL character, which no attribute may hold" and header.event_id is None

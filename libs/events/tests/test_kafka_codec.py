@@ -159,6 +159,8 @@ def test_structured_data_base64_is_read() -> None:
         (b"[" * 5000, [], "unreadable JSON: nested too deeply"),
         (b"[" * 5000, [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON: nested too deeply"),
         (b"9" * 5000, [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON: a number with too many"),
+        (b'{"specversion": "1.0", "id": "a\\ud800"}', [], "unreadable JSON: a \\u escape of a lone surrogate"),
+        (b'{"a": "\\udfff"}', [("ce_specversion", b"1.0"), ("ce_id", b"x")], "data: unreadable JSON: a \\u escape"),
         (b'{"specversion": "1.0", "data_base64": "%%%"}', [], "data_base64: not base64"),
         (b'{"specversion": "1.0", "data_base64": "/w=="}', [], "data_base64: unreadable JSON"),
     ],

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from collections_events import inbound, outbound
 from collections_events.envelope import Envelope
+from collections_events.fields import MAX_MINOR_UNITS
 from collections_events.runtime.handlers import HandlerTable
 from collections_events.store.uow import UnitOfWork
 from collections_events.validation import Event
@@ -101,11 +102,18 @@ async def _change(
         return
     if after == before:
         return
+    tolerance = uow.config.ledger.tolerance_minor
+    moved = balance(after, tolerance)
+    if moved.credit_minor > MAX_MINOR_UNITS or sum(a for _d, _on, a in moved.unpaid_dues) > MAX_MINOR_UNITS:
+        # Each amount is within the contract's bound, but their sum would not be, and the
+        # balance_changed stating it could not be published (found by the fuzz campaign: the
+        # handler failed and the event was dead-lettered).
+        uow.reject(f"data: the account's dues or credit would pass {MAX_MINOR_UNITS:,} minor units (README, Limits)")
+        return
     assert uow.cause is not None
     await uow.append(account_id, await uow.stream_version(account_id), [stored or uow.cause])
     await accounts.put(account_id, after)
-    tolerance = uow.config.ledger.tolerance_minor
-    _publish_if_moved(uow, account_id, balance(before, tolerance), balance(after, tolerance))
+    _publish_if_moved(uow, account_id, balance(before, tolerance), moved)
 
 
 def _publish_if_moved(uow: UnitOfWork, account_id: str, before: Balance, after: Balance) -> None:

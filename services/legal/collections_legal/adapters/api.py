@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import command_event, get_runtime, get_session, service_app, unknown
+from collections_events.api import MAX_QUERY_INT, command_event, get_runtime, get_session, service_app, unknown
 from collections_events.envelope import Envelope
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.uow import ConcurrencyError
@@ -81,10 +81,10 @@ async def list_cases(
     account_id: str | None = None,
     opened_from: date | None = None,
     opened_to: date | None = None,
-    dpd_min: Annotated[int | None, Query(ge=0)] = None,
-    dpd_max: Annotated[int | None, Query(ge=0)] = None,
+    dpd_min: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
+    dpd_max: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> dict[str, Any]:
     """Cases by opening date, account and id, filtered (all bounds inclusive), one page at a time."""
     where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
@@ -155,7 +155,7 @@ async def list_placements(
     placed_from: date | None = None,
     placed_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> dict[str, Any]:
     """Placements with agencies by placing close, account and id, filtered (dates inclusive), paged."""
     where = PlacementFilter(agency_id, status, account_id, placed_from, placed_to)

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import get_runtime, get_session, service_app, unknown
+from collections_events.api import MAX_QUERY_INT, get_runtime, get_session, service_app, unknown
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_outreach.adapters.api_commands import router as commands
 from collections_outreach.adapters.conduct_api import router as conduct
@@ -43,7 +43,7 @@ async def _state(session: AsyncSession, account_id: str) -> AccountState:
 @agents.get("/accounts/in-treatment")
 async def in_treatment(
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_QUERY_INT),
     session: AsyncSession = Depends(get_session),
     rt: ServiceRuntime = Depends(get_runtime),
 ) -> dict[str, Any]:

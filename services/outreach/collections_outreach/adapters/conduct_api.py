@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import get_session
+from collections_events.api import MAX_QUERY_INT, get_session
 from collections_events.outbound import ConductRule
 from collections_outreach.app.tables import CONDUCT
 
@@ -35,7 +35,7 @@ async def conduct_breaches(
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> dict[str, Any]:
     """Conduct breaches by local day, account, record and the rule's order, filtered, one page at a
     time, with the count per rule over every page."""
