@@ -29,11 +29,13 @@ from aiokafka import AIOKafkaProducer
 from collections_events.config import ConfigError, PlatformConfig, load_config
 from collections_events.metrics import get_metrics, setup_metrics
 from collections_events.registry import TOPIC_KEYS
+from collections_events.runtime import startup_logs
 from collections_events.runtime.consumer import CRASH_HOOK_ENV, ConsumerLoop
 from collections_events.runtime.kafka_settings import KafkaSettings, ensure_topics
 from collections_events.runtime.publisher import Publisher
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.runtime.service import ServiceSpec
+from collections_events.runtime.startup_logs import hold_back_coordinator_waits
 from collections_events.store.database import Database
 from collections_events.telemetry import setup_logging, setup_tracing
 from collections_events.transport.kafka import dead_letter_topic, producer_settings
@@ -59,8 +61,13 @@ class ServiceProcess:
         self.consumer = ConsumerLoop(
             runtime, kafka, self.producer, stop, topics=self.consumed_topics(), wake_publisher=self.publisher.wake
         )
+        self.coordinator_wait = hold_back_coordinator_waits()
+        self.consumer.on_assigned = self._on_assigned
+
+    def _on_assigned(self) -> None:
         # A new assignment may follow another member's crash: drain the table, not only memory.
-        self.consumer.on_assigned = lambda: self.publisher.wake(drain=True)
+        self.publisher.wake(drain=True)
+        self.coordinator_wait.started()
 
     @property
     def name(self) -> str:
@@ -157,6 +164,7 @@ async def run_service(
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=STOP_GRACE_S)
         await proc.producer.stop()
+        startup_logs.remove(proc.coordinator_wait)
         await runtime.db.close()
         log.info("service stopped", service=spec.name)
 
