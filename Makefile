@@ -13,9 +13,11 @@ install:
 	$(UV) sync --frozen --compile-bytecode
 	@$(UV) run python -m compileall -q libs services src tests bench >/dev/null
 
-# COLLECTIONS_STATE (when set) is where the run keeps its state, as for every other local command.
+# COLLECTIONS_STATE (when set) is where the run keeps its state, as for every other local command;
+# RUN_ARGS adds `collections run` options (RUN_ARGS="--accounts 200 --days 60" for a smaller book).
+RUN_ARGS ?=
 run: install
-	$(UV) run collections run --config deploy/make-run.yaml $(if $(COLLECTIONS_STATE),--state "$(COLLECTIONS_STATE)")
+	$(UV) run collections run --config deploy/make-run.yaml $(if $(COLLECTIONS_STATE),--state "$(COLLECTIONS_STATE)") $(RUN_ARGS)
 
 # Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
 test: install

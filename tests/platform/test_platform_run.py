@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -115,3 +116,35 @@ def test_ctrl_c_stops_the_simulation_with_one_line(tmp_path: Path) -> None:
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.strip() == f"collections run: interrupted; the partial state is in {state}"
+
+
+def test_make_run_in_the_background_stops_at_the_first_sigint_and_keeps_its_state(tmp_path: Path) -> None:
+    # Issue 15: a backgrounded `make run` hung until a second SIGINT, and ignored COLLECTIONS_STATE.
+    # The job is its own process group, as a shell's background job is; SIGINT goes to the group.
+    state = tmp_path / "state"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "COLLECTIONS_STATE": str(state)}
+    job = subprocess.Popen(
+        ["make", "-s", "run", "RUN_ARGS=--accounts 15 --days 5"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert job.stdout is not None
+        seen = []
+        for line in job.stdout:  # until it serves
+            seen.append(line)
+            if "Ctrl-C to stop" in line:
+                break
+        assert any("Ctrl-C to stop" in line for line in seen), "".join(seen[-20:])
+        os.killpg(job.pid, signal.SIGINT)
+        job.wait(timeout=30)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode in (-signal.SIGINT, 2, 130), job.returncode
+    assert (state / "input.jsonl").is_file() and (state / "summary.json").is_file()
