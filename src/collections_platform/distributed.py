@@ -14,7 +14,9 @@ import asyncio
 import json
 import os
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from collections_events.registry import EVENT_TYPES, TOPIC_KEYS
 from collections_events.runtime.process import KafkaSettings, ensure_topics
 from collections_events.runtime.service import ServiceSpec
 from collections_events.store.database import Database
-from collections_events.transport.kafka import STRUCTURED_CONTENT_TYPE, encode_binary, producer_settings
+from collections_events.transport.kafka import STRUCTURED_CONTENT_TYPE, decode_record, encode_binary, producer_settings
 from collections_events.validation import Event, read_json
 
 log = structlog.get_logger("collections.publish")
@@ -292,3 +294,39 @@ def comparable(event: Mapping[str, Any]) -> tuple[str, str, str, str, str, str]:
         data.pop("line", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return (event["id"], event["type"], event["source"], event["subject"], event["time"], canonical)
+
+
+@dataclass(frozen=True)
+class WireReading:
+    """What a distributed run put on the wire, read back: each distinct event (structured form) by
+    id, how many messages that took, and the ids whose copies were not byte-identical (key, value
+    and headers): a republish must be the same message, which every inbox absorbs by id."""
+
+    published: dict[str, dict[str, Any]]
+    messages: int
+    republished: int
+    different_copies: list[str]
+    unreadable: list[str]
+
+
+def read_wire(records: Sequence[Any]) -> WireReading:
+    """Group `records` (read_published) by event id (see WireReading)."""
+    wire: dict[str, list[Any]] = defaultdict(list)
+    published: dict[str, dict[str, Any]] = {}
+    unreadable: list[str] = []
+    for record in records:
+        parsed = decode_record(record)
+        if not isinstance(parsed, Event):
+            unreadable.append(parsed.reason)
+            continue
+        wire[parsed.id].append(record)
+        published[parsed.id] = parsed.envelope.to_structured()
+    copies = {event_id: found for event_id, found in wire.items() if len(found) > 1}
+    different = [
+        event_id
+        for event_id, found in copies.items()
+        if any(
+            (c.key, c.value, list(c.headers)) != (found[0].key, found[0].value, list(found[0].headers)) for c in found
+        )
+    ]
+    return WireReading(published, len(records), len(copies), different, unreadable)

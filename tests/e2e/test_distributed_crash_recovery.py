@@ -24,7 +24,6 @@ import asyncio
 import json
 import signal
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -35,9 +34,7 @@ import pytest
 from collections_events.config import parse_config
 from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.process import CRASH_HOOK_ENV
-from collections_events.transport.kafka import decode_record
-from collections_events.validation import Event
-from collections_platform.distributed import comparable, publish_file, read_published
+from collections_platform.distributed import comparable, publish_file, read_published, read_wire
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -102,18 +99,10 @@ async def test_services_killed_mid_run_publish_replays_events_once(
     assert deaths == {"outreach": -signal.SIGKILL, "delinquency": -signal.SIGKILL}
 
     records = await read_published(platform.bootstrap, platform.config)
-    wire: dict[str, list[Any]] = defaultdict(list)
-    published: dict[str, dict[str, Any]] = {}
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        wire[parsed.id].append(record)
-        published[parsed.id] = parsed.envelope.to_structured()
-    republished = {event_id: copies for event_id, copies in wire.items() if len(copies) > 1}
-    for copies in republished.values():
-        first = copies[0]
-        assert all((c.key, c.value, list(c.headers)) == (first.key, first.value, list(first.headers)) for c in copies)
-    print(f"{len(records)} messages on the wire, {len(published)} distinct events, {len(republished)} republished")
+    wire = read_wire(records)
+    published = wire.published
+    assert wire.unreadable == [] and wire.different_copies == [], (wire.unreadable, wire.different_copies)
+    print(f"{wire.messages} messages on the wire, {len(published)} distinct events, {wire.republished} republished")
 
     assert len({e["id"] for e in expected}) == len(expected)
     assert {comparable(e) for e in published.values()} == {comparable(e) for e in expected}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -28,9 +27,7 @@ import pytest
 from collections_events.config import parse_config
 from collections_events.registry import EVENT_TYPES
 from collections_events.testing import start_service_process
-from collections_events.transport.kafka import decode_record
-from collections_events.validation import Event
-from collections_platform.distributed import comparable, publish_file, read_published
+from collections_platform.distributed import comparable, publish_file, read_published, read_wire
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -104,18 +101,10 @@ async def test_a_replica_joining_then_the_first_leaving_publishes_replays_events
     assert all(platform.procs[f"{name}#2"].poll() is None for name in REPLICATED), "the newcomers run on"
 
     records = await read_published(platform.bootstrap, platform.config)
-    wire: dict[str, list[Any]] = defaultdict(list)
-    published: dict[str, dict[str, Any]] = {}
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        wire[parsed.id].append(record)
-        published[parsed.id] = parsed.envelope.to_structured()
-    republished = {event_id: copies for event_id, copies in wire.items() if len(copies) > 1}
-    for copies in republished.values():
-        first = copies[0]
-        assert all((c.key, c.value, list(c.headers)) == (first.key, first.value, list(first.headers)) for c in copies)
-    print(f"{len(records)} messages on the wire, {len(published)} distinct events, {len(republished)} republished")
+    wire = read_wire(records)
+    published = wire.published
+    assert wire.unreadable == [] and wire.different_copies == [], (wire.unreadable, wire.different_copies)
+    print(f"{wire.messages} messages on the wire, {len(published)} distinct events, {wire.republished} republished")
     got, want = {comparable(e) for e in published.values()}, {comparable(e) for e in expected}
     assert len(published) == len(expected), (len(published), len(expected), sorted(want - got)[:5])
     assert got == want

@@ -38,7 +38,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -50,9 +49,8 @@ import pytest
 from collections_events.config import parse_config
 from collections_events.registry import EVENT_TYPES
 from collections_events.testing import consume_all, import_file
-from collections_events.transport.kafka import dead_letter_topic, decode_record
-from collections_events.validation import Event
-from collections_platform.distributed import Settler, comparable, publish_file, read_published
+from collections_events.transport.kafka import dead_letter_topic
+from collections_platform.distributed import Settler, comparable, publish_file, read_published, read_wire
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -334,18 +332,10 @@ def logged(paths: list[Path]) -> dict[str, int]:
 async def assert_published_equals_replay(platform: Any, expected: list[dict[str, Any]]) -> None:
     """0 lost, 0 duplicated by id; republished copies byte-identical; nothing rejected or dead-lettered."""
     records = await read_published(platform.bootstrap, platform.config)
-    wire: dict[str, list[Any]] = defaultdict(list)
-    published: dict[str, dict[str, Any]] = {}
-    for record in records:
-        parsed = decode_record(record)
-        assert isinstance(parsed, Event), parsed
-        wire[parsed.id].append(record)
-        published[parsed.id] = parsed.envelope.to_structured()
-    republished = {event_id: copies for event_id, copies in wire.items() if len(copies) > 1}
-    for copies in republished.values():
-        first = copies[0]
-        assert all((c.key, c.value, list(c.headers)) == (first.key, first.value, list(first.headers)) for c in copies)
-    print(f"{len(records)} messages on the wire, {len(published)} distinct events, {len(republished)} republished")
+    wire = read_wire(records)
+    published = wire.published
+    assert wire.unreadable == [] and wire.different_copies == [], (wire.unreadable, wire.different_copies)
+    print(f"{wire.messages} messages on the wire, {len(published)} distinct events, {wire.republished} republished")
 
     assert not [e for e in published.values() if e["type"] == "system.event_rejected"]
     dlq = sorted({dead_letter_topic(platform.config.topics.name(k)) for s in platform.specs.values() for k in s.topics})
