@@ -108,7 +108,7 @@ for i in "${!SERVICES[@]}"; do
   port=$((BASE_PORT + i))
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-    pid_alive "$(cat "$RUN/$svc.pid")" || die "$svc exited; see $RUN/$svc.log"
+    pid_alive "$(cat "$RUN/$svc.pid")" || { tail -n 25 "$RUN/$svc.log" >&2; die "$svc exited; see $RUN/$svc.log (its end above)"; }
     sleep 0.5
   done
   curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 || die "$svc not ready; see $RUN/$svc.log"

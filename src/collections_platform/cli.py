@@ -139,6 +139,9 @@ def _add_whatif(commands: Subcommands) -> None:
 def _schemas(args: argparse.Namespace) -> int:
     from collections_events.schemas import export_schemas
 
+    if args.out.exists() and not args.out.is_dir():
+        print(f"collections schemas: --out {args.out} is a file, not a folder", file=sys.stderr)
+        return 2
     written = export_schemas(args.out)
     print(f"wrote {len(written)} schemas to {args.out}")
     return 0

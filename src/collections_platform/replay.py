@@ -8,10 +8,11 @@ platform published, in order, one structured-mode event per line.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -72,8 +73,9 @@ async def replay(
         raise ReplayError(f"cannot write {output_path}: {exc.strerror}") from None
     with source, out:
         if state_dir is not None:
-            _record_config(state_dir, config)
-            return await _run(source, out, config, state_dir, figures, durable=True)
+            with _exclusive(state_dir):
+                _record_config(state_dir, config)
+                return await _run(source, out, config, state_dir, figures, durable=True)
         # Fresh state in a directory deleted at the end: no reason to wait for the disk.
         with tempfile.TemporaryDirectory(prefix="collections-replay-") as tmp:
             return await _run(source, out, config, Path(tmp), figures, durable=False)
@@ -144,6 +146,19 @@ async def _feed_lines(
             )
         )
     return number
+
+
+@contextlib.contextmanager
+def _exclusive(state_dir: Path) -> Iterator[None]:
+    """Hold `state_dir` for this replay alone: a second one at the same time would find its
+    databases locked mid-run (a traceback, and a wrong line count left behind)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / ".replay.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReplayError(f"--state {state_dir} is in use by another replay; wait for it to finish") from None
+        yield
 
 
 def _refuse_overwriting_input(input_path: Path, output_path: Path) -> None:

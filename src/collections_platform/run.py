@@ -60,6 +60,8 @@ _OURS = (
     "output.jsonl",
     "summary.json",
     "config.yaml",
+    "replay-lines-read",  # a replay's, into the same state (a fresh run starts its count again)
+    ".replay.lock",
 )
 
 

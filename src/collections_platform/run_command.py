@@ -38,6 +38,10 @@ def run_command(args: argparse.Namespace) -> int:
         config = lender_config(config)
     # The run's own output is the progress bar and the summary: services log warnings and errors only.
     setup_logging(os.environ.get("LOG_LEVEL", "WARNING"))
+    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+        # Checked before the run, not after it (a folder, or a file in a missing folder).
+        print(f"collections run: --json {args.json} must be a file in an existing folder", file=sys.stderr)
+        return 2
     if not args.no_serve:
         busy = [port for port in (OPS_PORT, *SERVICE_PORTS.values()) if not _port_free(port)]
         if busy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,31 @@ def test_a_config_nested_thousands_deep_is_one_line(generated: tuple[Path, Path,
     done = replay(generated[1], "--out", tmp_path / "o.jsonl", "--config", config)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr[-500:]
     assert "nested too deeply" in done.stderr
+
+
+def test_two_replays_on_one_state_at_once_the_second_is_one_line(
+    generated: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    state, long_input = tmp_path / "state", tmp_path / "long.jsonl"
+    long_input.write_text(
+        "".join(json.dumps(e) + "\n" for e in generate_events(PortfolioSettings(seed=6, accounts=150, days=60)))
+    )
+    first = subprocess.Popen(
+        [*CLI, "replay", str(long_input), "--out", str(tmp_path / "1.jsonl"), "--state", str(state)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (state / ".replay.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the first holds the lock from before it opens its databases
+        second = replay(generated[1], "--out", tmp_path / "2.jsonl", "--state", state)
+    finally:
+        first.wait(timeout=300)
+    if first.returncode == 0 and second.returncode == 0:
+        pytest.fail("the first replay ended before the second started: the test proved nothing")
+    assert second.returncode == 2 and second.stderr.strip().count("\n") == 0, second.stderr
+    assert "is in use by another replay" in second.stderr
+    assert first.returncode == 0
+    assert int((state / "replay-lines-read").read_text()) == len(long_input.read_text().splitlines())

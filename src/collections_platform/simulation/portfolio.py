@@ -192,7 +192,9 @@ class Portfolio:
             opened_on = self.days[0] - timedelta(days=rng.randrange(30, 2000))
             earliest_due = self.days[0] + timedelta(days=10)
         else:
-            open_day = self.days[rng.randrange(1, max(2, int(len(self.days) * 0.6)))]
+            # A later opening; with a one-day run there is no later day (the draw stays, so every
+            # longer run's portfolio is unchanged).
+            open_day = self.days[min(len(self.days) - 1, rng.randrange(1, max(2, int(len(self.days) * 0.6))))]
             opened_on = open_day
             earliest_due = open_day + timedelta(days=25)
         due_day = rng.randrange(1, 29)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from collections_events.config import load_config
+from collections_events.telemetry import setup_logging
 from collections_platform.ops_page import bar_chart, stacked_chart
 from collections_platform.replay import replay
 from collections_platform.summary import Summary
@@ -89,6 +90,9 @@ def _report_done(on_done: Any, path: Path, future: asyncio.Future[dict[str, Any]
 
 def replay_figures(input_path: Path, config_path: Path) -> dict[str, Any]:
     """One configuration's what-if: replay on fresh state, then its figures (runs in a worker process)."""
+    # A worker is a fresh process: its logs go to stderr and only warnings, as replay's do (the
+    # services' info lines went to stdout, between the progress bar and the table).
+    setup_logging("WARNING")
     config = load_config(config_path)
     with tempfile.TemporaryDirectory(prefix="collections-whatif-") as tmp:
         out = Path(tmp) / "out.jsonl"
