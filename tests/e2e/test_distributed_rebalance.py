@@ -34,8 +34,8 @@ from collections_platform.simulation.portfolio import PortfolioSettings, generat
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 CONFIG = {"legal": {"referral_dpd": 20}, "delinquency": {"charge_off_dpd": 30}}
-SETTINGS = PortfolioSettings(seed=23, accounts=12, days=30, start=date(2026, 1, 5))
-JOIN_AT_CLOSE, LEAVE_AT_CLOSE = 8, 18
+SETTINGS = PortfolioSettings(seed=23, accounts=10, days=24, start=date(2026, 1, 5))
+JOIN_AT_CLOSE, LEAVE_AT_CLOSE = 6, 14
 REPLICATED = ("ledger", "outreach")
 
 

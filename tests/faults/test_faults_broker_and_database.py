@@ -54,7 +54,7 @@ from collections_platform.distributed import Settler, comparable, publish_file, 
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.faults]
 
 ROOT = Path(__file__).parents[2]
 LOCAL = ROOT / "deploy" / "local"
