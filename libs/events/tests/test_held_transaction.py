@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from collections_events.config import PlatformConfig
@@ -110,6 +111,19 @@ async def test_a_hold_that_fails_commits_nothing(tmp_path: Path) -> None:
         except RuntimeError:
             pass
         assert await _count(runtime.db, "inbox") == 0
+        assert await _count(runtime.db, "snapshots") == 0
+    finally:
+        await runtime.db.close()
+
+
+async def test_a_hold_ending_with_rows_kept_in_memory_unpublished_fails_and_commits_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}"
+    runtime = ServiceRuntime(SPEC, Database(url), PlatformConfig(), record_metrics=False)
+    await runtime.start()
+    try:
+        with pytest.raises(RuntimeError, match="outbox rows unpublished at the end of a hold"):
+            async with runtime.hold():
+                assert await runtime.process([_due(1)]) == []  # and no relay: the row is only in memory
         assert await _count(runtime.db, "snapshots") == 0
     finally:
         await runtime.db.close()

@@ -144,6 +144,10 @@ class ServiceRuntime:
             if no_backlog and not self._committed:
                 cache.outbox_bypass = True
             yield
+            if cache.outbox_bypass and self._committed:
+                # Rows kept in memory exist nowhere else: committing the hold without them would
+                # lose them. Every caller drains before the hold ends, so this is a bug, loudly.
+                raise RuntimeError(f"{self.name}: {len(self._committed)} outbox rows unpublished at the end of a hold")
 
     def unit_of_work(
         self,
