@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -301,19 +302,43 @@ class LegalConfig(Section):
     placement: PlacementConfig = PlacementConfig()
 
 
-class TopicsConfig(Section):
-    """`topics.<key>`: the Kafka topic of each topic key."""
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,245}")
 
-    accounts: str = DEFAULT_TOPICS["accounts"]
-    billing: str = DEFAULT_TOPICS["billing"]
-    payments: str = DEFAULT_TOPICS["payments"]
-    clock: str = DEFAULT_TOPICS["clock"]
-    results: str = DEFAULT_TOPICS["results"]
-    ledger: str = DEFAULT_TOPICS["ledger"]
-    delinquency: str = DEFAULT_TOPICS["delinquency"]
-    outreach: str = DEFAULT_TOPICS["outreach"]
-    legal: str = DEFAULT_TOPICS["legal"]
-    rejected: str = DEFAULT_TOPICS["rejected"]
+
+def _topic_name(value: str) -> str:
+    if not _TOPIC_NAME.fullmatch(value):
+        raise ValueError("must be a Kafka topic name: 1 to 245 letters, digits, '.', '_' or '-'")
+    return value
+
+
+TopicName = Annotated[str, AfterValidator(_topic_name)]
+"""A Kafka topic name: letters, digits, `.`, `_`, `-`, at most 249 characters in Kafka, 245 here so
+that its dead-letter topic (`<name>.dlq`) is one too. An empty or spaced name passed before and
+failed only when the broker was asked for it."""
+
+
+class TopicsConfig(Section):
+    """`topics.<key>`: the Kafka topic of each topic key; every key its own topic."""
+
+    accounts: TopicName = DEFAULT_TOPICS["accounts"]
+    billing: TopicName = DEFAULT_TOPICS["billing"]
+    payments: TopicName = DEFAULT_TOPICS["payments"]
+    clock: TopicName = DEFAULT_TOPICS["clock"]
+    results: TopicName = DEFAULT_TOPICS["results"]
+    ledger: TopicName = DEFAULT_TOPICS["ledger"]
+    delinquency: TopicName = DEFAULT_TOPICS["delinquency"]
+    outreach: TopicName = DEFAULT_TOPICS["outreach"]
+    legal: TopicName = DEFAULT_TOPICS["legal"]
+    rejected: TopicName = DEFAULT_TOPICS["rejected"]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TopicsConfig:
+        # Two keys on one topic would make every event of one look like a wrong-topic event of the other.
+        names = self.model_dump()
+        shared = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+        if shared:
+            raise ValueError(f"each topic key needs its own topic; shared: {', '.join(shared)}")
+        return self
 
     def name(self, key: str) -> str:
         """The topic name of topic key `key`. Raises AttributeError for an unknown key."""
