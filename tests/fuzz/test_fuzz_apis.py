@@ -3,7 +3,7 @@
 The services run on the embedded SQLite state of a short replayed portfolio (so known accounts, and
 cases where legal opened some, exist), each app served by uvicorn on a free port. For every operation
 of each OpenAPI document schemathesis draws positive and negative requests (COLLECTIONS_FUZZ_API
-examples per operation and mode; CI 5, `make fuzz` 30); half of the requests with an account or
+examples per operation and mode; CI 3, `make fuzz` 30); half of the requests with an account or
 case in the path name a known one. No response may be a 5xx. Prints the counts.
 """
 
@@ -103,7 +103,7 @@ async def test_schemathesis_finds_no_server_error_in_any_operation_of_the_four_a
     known: dict[str, list[str]] = {
         "account_id": sorted({e["data"]["account_id"] for e in events if e["type"] == "account.opened"})[:10]
     }
-    examples = campaign.size("COLLECTIONS_FUZZ_API", 5)
+    examples = campaign.size("COLLECTIONS_FUZZ_API", 3)
     platform = build_embedded(state, PlatformConfig(), lambda envelope: None)
     await platform.start()
     totals: Counter[int] = Counter()
