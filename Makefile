@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint up down restart faults schemas bench image jaeger clarifications fuzz
+.PHONY: install run test test-fast lint up down restart faults slow schemas bench image jaeger clarifications fuzz
 
 # Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
 # process (each CLI call, each service, each test subprocess) compiled ~3,700 modules again (~3 s);
@@ -22,7 +22,9 @@ run: install
 # Starts one PostgreSQL and one Kafka for the whole run, and stops them after, whatever the result.
 # The broker/database fault tests (marker `faults`, ~3 min: each kills servers of its own) are
 # `make faults`, so that CI stays under 15 minutes; `make test TEST_MARKERS=` runs everything.
-TEST_MARKERS ?= not faults
+# The minutes-long whole-stack checks (marker `slow`: the fuzz campaign at CI size, make up's
+# observability, the rebalance proof, the throughput bench's harness) are `make slow`.
+TEST_MARKERS ?= not faults and not slow
 test: install
 	@deploy/local/postgres.sh install >/dev/null && deploy/local/kafka.sh install >/dev/null
 	@set -o pipefail; export COLLECTIONS_STATE=$$(mktemp -d /tmp/collections-test-XXXXXX); chmod 755 "$$COLLECTIONS_STATE"; \
@@ -72,6 +74,9 @@ clarifications: install
 # each on private servers the test starts, restarts and stops (tests/faults/, marker `faults`).
 faults: install
 	$(MAKE) test TEST_MARKERS=faults
+
+slow: install
+	$(MAKE) test TEST_MARKERS=slow
 
 # Issue 15's fuzz campaign at full size: 100,000 generated and mutated inbound messages through one
 # replay and through decode_message, 2,000 of them through the real broker to a running ledger, and

@@ -31,7 +31,7 @@ from collections_platform.distributed import comparable, publish_file, read_publ
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 CONFIG = {"legal": {"referral_dpd": 20}, "delinquency": {"charge_off_dpd": 30}}
 SETTINGS = PortfolioSettings(seed=23, accounts=10, days=24, start=date(2026, 1, 5))

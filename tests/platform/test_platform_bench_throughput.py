@@ -26,6 +26,7 @@ ROWS = (
 
 @pytest.mark.kafka
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_throughput_bench_prints_every_row(postgres_server: str, kafka_bootstrap: str, tmp_path: Path) -> None:
     env = {**os.environ, "COLLECTIONS_PG_URL": postgres_server, "COLLECTIONS_KAFKA_BOOTSTRAP": kafka_bootstrap}
     out = tmp_path / "figures.json"
