@@ -38,6 +38,19 @@ OPERATIONAL_PREFIXES = ("/static-offline-docs/", "/docs-assets/", "/docs/")
 """The documentation pages' assets (collections_events.offline_docs), skipped like the paths above."""
 
 
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    """One page of a list route: its `items`, the `total` over every page, the `limit` and `offset`
+    asked for, and `next_offset` (None on the last page), the same shape on every service."""
+    following = offset + len(items)
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
 def _operational(scope: MutableMapping[str, Any]) -> bool:
     path = scope.get("path") or ""
     return path in OPERATIONAL_PATHS or path.startswith(OPERATIONAL_PREFIXES)

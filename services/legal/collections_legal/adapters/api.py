@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import MAX_QUERY_INT, command_event, get_runtime, get_session, service_app, unknown
+from collections_events.api import MAX_QUERY_INT, command_event, get_runtime, get_session, page, service_app, unknown
 from collections_events.envelope import Envelope
 from collections_events.runtime.runtime import ServiceRuntime
 from collections_events.store.uow import ConcurrencyError
@@ -89,14 +89,7 @@ async def list_cases(
     """Cases by opening date, account and id, filtered (all bounds inclusive), one page at a time."""
     where = CaseFilter(state, account_id, opened_from, opened_to, dpd_min, dpd_max)
     rows, total = await LegalRepository(session, TABLES).list_cases(where, limit=limit, offset=offset)
-    next_offset = offset + len(rows) if offset + len(rows) < total else None
-    return {
-        "items": [r.to_json() for r in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": next_offset,
-    }
+    return page([r.to_json() for r in rows], total, limit, offset)
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
@@ -160,14 +153,7 @@ async def list_placements(
     """Placements with agencies by placing close, account and id, filtered (dates inclusive), paged."""
     where = PlacementFilter(agency_id, status, account_id, placed_from, placed_to)
     rows, total = await PlacementRepository(session, TABLES).list(where, limit=limit, offset=offset)
-    next_offset = offset + len(rows) if offset + len(rows) < total else None
-    return {
-        "items": [r.to_json() for r in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": next_offset,
-    }
+    return page([r.to_json() for r in rows], total, limit, offset)
 
 
 @router.get("/placements/{placement_id}", tags=["agencies"])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collections_events.api import MAX_QUERY_INT, get_session
+from collections_events.api import MAX_QUERY_INT, get_session, page
 from collections_events.outbound import ConductRule
 from collections_outreach.app.tables import CONDUCT
 
@@ -64,11 +64,4 @@ async def conduct_breaches(
         .offset(offset)
     )
     items = [{**r._mapping, "local_date": r.local_date.isoformat()} for r in rows]
-    return {
-        "items": items,
-        "by_rule": {r: counts[r] for r in RULES if r in counts},
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": offset + len(items) if offset + len(items) < total else None,
-    }
+    return {**page(items, total, limit, offset), "by_rule": {r: counts[r] for r in RULES if r in counts}}
