@@ -29,8 +29,8 @@ from collections_legal.app.state import AccountStore
 from collections_legal.domain.account import (
     BLOCKING_FLAGS,
     LegalAccount,
-    active_arrangement,
-    active_promise,
+    active_arrangements,
+    active_promises,
     attempts_before,
     past_due,
 )
@@ -99,15 +99,13 @@ def _common(account: LegalAccount, on: date, dpd_name: str, dpd_threshold: int) 
     """The conditions the referral and the placement rules share (behaviour.md, Legal and Agencies)."""
     dpd, _ = past_due(account, on)
     flags = sorted(account.flags & BLOCKING_FLAGS)
-    promises = [p.promise_id for p in account.promises if p.status != "kept" and p.promised_on >= on]
-    arrangements = [
-        a.arrangement_id for a in account.arrangements if active_arrangement(replace(account, arrangements=(a,)), on)
-    ]
+    promises = [p.promise_id for p in active_promises(account, on)]
+    arrangements = [a.arrangement_id for a in active_arrangements(account, on)]
     return [
         _condition(dpd_name, dpd, dpd >= dpd_threshold and dpd > 0, dpd_threshold),
         _condition("no_blocking_flag", flags, not flags),
-        _condition("no_active_promise", promises, not active_promise(account, on)),
-        _condition("no_active_arrangement", arrangements, not active_arrangement(account, on)),
+        _condition("no_active_promise", promises, not promises),
+        _condition("no_active_arrangement", arrangements, not arrangements),
     ]
 
 

@@ -244,14 +244,24 @@ def attempts_before(account: LegalAccount, on: date) -> int:
     return sum(count for as_of, count in account.requests if as_of < on)
 
 
+def active_promises(account: LegalAccount, on: date) -> list[Promise]:
+    """The promises active at `on`: recorded, not kept, `promised_on` on or after `on` (behaviour.md, Legal)."""
+    return [p for p in account.promises if p.status != "kept" and p.promised_on >= on]
+
+
 def active_promise(account: LegalAccount, on: date) -> bool:
-    """An active promise at `on`: recorded, not kept, `promised_on` on or after `on`."""
-    return any(p.status != "kept" and p.promised_on >= on for p in account.promises)
+    """Whether a promise is active at `on` (active_promises)."""
+    return bool(active_promises(account, on))
+
+
+def active_arrangements(account: LegalAccount, on: date) -> list[Arrangement]:
+    """The arrangements active at `on`: made, not completed, not broken at a close before `on`."""
+    return [a for a in account.arrangements if _arrangement_active(a, on)]
 
 
 def active_arrangement(account: LegalAccount, on: date) -> bool:
-    """An active arrangement at `on`: made, not completed, not broken at a close before `on`."""
-    return any(_arrangement_active(a, on) for a in account.arrangements)
+    """Whether an arrangement is active at `on` (active_arrangements)."""
+    return bool(active_arrangements(account, on))
 
 
 def _arrangement_active(arrangement: Arrangement, on: date) -> bool:
