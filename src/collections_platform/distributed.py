@@ -260,6 +260,15 @@ class Settler:
             await asyncio.sleep(interval)
 
 
+def settle_points(events: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """For each event of a replay-style input (in file order), whether to settle after publishing it
+    so that the distributed platform decides exactly what replay decides: after every `day.closed`,
+    after the last event, and wherever the next event is on another topic (within one topic Kafka
+    keeps the file's order for each key; behaviour.md, Time and order)."""
+    topics = [EVENT_TYPES[e["type"]].topic for e in events]
+    return [t == "clock" or i + 1 == len(topics) or topics[i + 1] != t for i, t in enumerate(topics)]
+
+
 def settle_timeout() -> float:
     """Seconds a test waits for one settle (COLLECTIONS_SETTLE_TIMEOUT, default 120: loaded machines)."""
     return float(os.environ.get("COLLECTIONS_SETTLE_TIMEOUT", "120"))

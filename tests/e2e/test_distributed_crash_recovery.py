@@ -32,9 +32,8 @@ from typing import Any
 import pytest
 
 from collections_events.config import parse_config
-from collections_events.registry import EVENT_TYPES
 from collections_events.runtime.process import CRASH_HOOK_ENV
-from collections_platform.distributed import comparable, publish_file, read_published, read_wire
+from collections_platform.distributed import comparable, publish_file, read_published, read_wire, settle_points
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -66,8 +65,7 @@ async def test_services_killed_mid_run_publish_replays_events_once(
 
     closes = [e["id"] for e in events if e["type"] == "day.closed"]
     crash_id, kill_id = closes[OUTREACH_DIES_AT_CLOSE - 1], closes[DELINQUENCY_KILLED_AT_CLOSE - 1]
-    topics = [EVENT_TYPES[e["type"]].topic for e in events]
-    settle_after = [t == "clock" or i + 1 == len(topics) or topics[i + 1] != t for i, t in enumerate(topics)]
+    settle_after = settle_points(events)
 
     platform = distributed_platform(CONFIG)
     platform.spawn("ledger")

@@ -27,7 +27,7 @@ import pytest
 from collections_events.config import parse_config
 from collections_events.registry import EVENT_TYPES
 from collections_events.testing import start_service_process
-from collections_platform.distributed import comparable, publish_file, read_published, read_wire
+from collections_platform.distributed import comparable, publish_file, read_published, read_wire, settle_points
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -65,8 +65,7 @@ async def test_a_replica_joining_then_the_first_leaving_publishes_replays_events
     # Settled at every close and every change of topic, as in test_distributed_replay_equivalence:
     # what gives exactly replay's events (behaviour.md, Time and order). The group changes right
     # after a close is published, before it settles, so batches are in flight.
-    topics = [EVENT_TYPES[e["type"]].topic for e in events]
-    settle_after = [t == "clock" or i + 1 == len(topics) or topics[i + 1] != t for i, t in enumerate(topics)]
+    settle_after = settle_points(events)
 
     platform = distributed_platform(CONFIG)
     await platform.start()

@@ -47,10 +47,9 @@ import httpx
 import pytest
 
 from collections_events.config import parse_config
-from collections_events.registry import EVENT_TYPES
 from collections_events.testing import consume_all, import_file
 from collections_events.transport.kafka import dead_letter_topic
-from collections_platform.distributed import Settler, comparable, publish_file, read_published, read_wire
+from collections_platform.distributed import Settler, comparable, publish_file, read_published, read_wire, settle_points
 from collections_platform.replay import replay
 from collections_platform.simulation.portfolio import PortfolioSettings, generate_events
 
@@ -234,8 +233,7 @@ async def run_through_fault(
     closes = [e["id"] for e in events if e["type"] == "day.closed"]
     fault_index = next(i for i, e in enumerate(events) if e["id"] == closes[FAULT_AT_CLOSE - 1])
     down_after = fault_index - 1 if before_close else fault_index
-    topics = [EVENT_TYPES[e["type"]].topic for e in events]
-    settle_after = [t == "clock" or i + 1 == len(topics) or topics[i + 1] != t for i, t in enumerate(topics)]
+    settle_after = settle_points(events)
 
     await _start(platform)
     started = len(platform.logs)
